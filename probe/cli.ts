@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The `probe` command. Usage errors print one line and exit 1; anything a
+ * target does is a result, so only our own bugs can reach the last catch.
+ */
+import { Command } from 'commander'
+import { runCommand } from './commands/run.ts'
+import { UsageError } from './usage-error.ts'
+import { version } from './version.ts'
+
+// A closed pipe (`probe run --json … | head`) is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw error
+})
+
+const program = new Command('probe')
+  .description('catchment probe: measure an anycast service from where you are')
+  .version(version)
+  .showHelpAfterError('(add --help for usage)')
+  .addCommand(runCommand())
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof UsageError) {
+    process.stderr.write(`probe: error: ${error.message}\n`)
+    process.exitCode = 1
+  } else {
+    throw error
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * An undici connector that opens the socket itself so it can clock the TCP and
+ * TLS handshakes separately, and connect to a chosen address while undici
+ * keeps the URL's Host header (and we keep its SNI).
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import { performance } from 'node:perf_hooks'
+import type { buildConnector } from 'undici'
+
+export interface HandshakeTimes {
+  /** performance.now() when the TCP SYN left. */
+  connectStartAt: number | null
+  /** When the SYN/ACK came back: connect duration is one network round trip. */
+  connectedAt: number | null
+  /** When the TLS handshake completed (null for plain HTTP). */
+  secureAt: number | null
+  /** When the first response byte was readable on the socket. */
+  firstByteAt: number | null
+}
+
+export interface ConnectorOptions {
+  /** The IP to connect to, already resolved (or given by --resolve). */
+  address: string
+  /** SNI and certificate name: the URL's host, unless that is an IP literal. */
+  servername: string | undefined
+  insecure: boolean
+  ca: string | Buffer | undefined
+  /** Filled in as the handshakes happen, so a failed sample keeps the phases it finished. */
+  times: HandshakeTimes
+  /** Every socket we open, so the sample's deadline can destroy it whatever undici is doing. */
+  sockets: Set<net.Socket>
+}
+
+export function newHandshakeTimes(): HandshakeTimes {
+  return { connectStartAt: null, connectedAt: null, secureAt: null, firstByteAt: null }
+}
+
+/** Marks the first readable byte without consuming it (undici reads on 'readable'). */
+function watchFirstByte(socket: net.Socket, times: HandshakeTimes): void {
+  socket.prependOnceListener('readable', () => {
+    times.firstByteAt ??= performance.now()
+  })
+}
+
+export function timedConnector(options: ConnectorOptions): buildConnector.connector {
+  const { address, servername, insecure, ca, times, sockets } = options
+  return (connectOptions, callback) => {
+    let settled = false
+    const settle = (error: Error | null, socket?: net.Socket) => {
+      if (settled) return
+      settled = true
+      if (error) callback(error, null)
+      else callback(null, socket as net.Socket)
+    }
+    const port = Number(connectOptions.port) || (connectOptions.protocol === 'https:' ? 443 : 80)
+
+    times.connectStartAt = performance.now()
+    const tcp = net.connect({ host: address, port, noDelay: true })
+    sockets.add(tcp)
+    tcp.once('error', (error) => settle(error))
+    tcp.once('connect', () => {
+      times.connectedAt = performance.now()
+      if (connectOptions.protocol !== 'https:') {
+        watchFirstByte(tcp, times)
+        settle(null, tcp)
+        return
+      }
+      const secure = tls.connect({
+        socket: tcp,
+        servername,
+        // The certificate is checked against the URL's host, or the IP for an IP URL.
+        host: servername ?? address,
+        ALPNProtocols: ['http/1.1'],
+        rejectUnauthorized: !insecure,
+        ca,
+      })
+      sockets.add(secure)
+      secure.once('error', (error) => settle(error))
+      secure.once('secureConnect', () => {
+        times.secureAt = performance.now()
+        watchFirstByte(secure, times)
+        settle(null, secure)
+      })
+    })
+  }
+}
