@@ -41,10 +41,16 @@ const byCode: Record<string, ErrorCode> = {
 // OpenSSL's verification failures (X509_V_ERR_* without the prefix) and Node's own.
 const certificateCodes = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*|CERT_.*|.*_CERT_.*|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|ERR_TLS_.*CERT.*)$/
 
+// Errors that carry no code, only a class name (undici's parser error when llhttp gave none).
+const byName: Record<string, string> = {
+  HTTPParserError: 'HPE_INVALID',
+}
+
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' ? code : undefined
+  const { code, name } = error as { code?: unknown; name?: unknown }
+  if (typeof code === 'string') return code
+  return typeof name === 'string' ? byName[name] : undefined
 }
 
 function classifyOne(code: string): ErrorCode | null {

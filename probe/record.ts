@@ -42,7 +42,7 @@ const name = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+    .refine((value) => !/\p{Cc}/u.test(value), 'must not contain control characters')
 
 export const measurementSchema = z
   .object({
