@@ -1,0 +1,80 @@
+/**
+ * The collector's config file (YAML or JSON). Every key is checked; a typo is
+ * named rather than silently ignored, because an ignored `retention_dyas` is
+ * a surprise months later.
+ */
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { describeIssue, targetSchema } from '../probe/schedule.ts'
+import { defaultRetentionDays } from './store/schema.ts'
+import { defaultStoreUrl } from './store/url.ts'
+
+const scheduledTargetSchema = targetSchema
+  .extend({
+    /** Only these probes measure the target (default: all). */
+    probes: z.array(z.string()).optional(),
+    /** Only probes with one of these tags measure it. */
+    tags: z.array(z.string()).optional(),
+  })
+  .strict()
+
+export type ScheduledTarget = z.infer<typeof scheduledTargetSchema>
+
+export const configSchema = z
+  .object({
+    store: z.string().default(defaultStoreUrl),
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+    /** Bearer token for the admin API (probe add/list/revoke); unset disables it. */
+    admin_token: z.string().min(16).optional(),
+    retention_days: z.number().int().min(1).max(36_500).default(defaultRetentionDays),
+    ingest: z
+      .object({
+        max_body_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+        max_line_bytes: z.number().int().min(512).default(64 * 1024),
+        queue_rows: z.number().int().min(1).default(500_000),
+        batch_rows: z.number().int().min(1).default(50_000),
+        batch_ms: z.number().int().min(1).default(200),
+      })
+      .strict()
+      // prefault: an absent section is parsed as {}, so its own defaults apply.
+      .prefault({}),
+    schedule: z
+      .object({
+        refresh_s: z.number().min(10).max(86_400).default(300),
+        targets: z.array(scheduledTargetSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+
+export type CollectorConfig = z.infer<typeof configSchema>
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG'
+}
+
+export function parseConfig(value: unknown, source = 'config'): CollectorConfig {
+  const result = configSchema.safeParse(value ?? {})
+  if (!result.success) throw new ConfigError(describeIssue(result.error, source))
+  return result.data
+}
+
+export function loadConfig(file: string | undefined): CollectorConfig {
+  if (!file) return parseConfig({})
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  let value: unknown
+  try {
+    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
+  }
+  return parseConfig(value, file)
+}

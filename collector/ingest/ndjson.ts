@@ -1,0 +1,66 @@
+/**
+ * Splits an NDJSON batch into valid records and rejected lines. One bad line
+ * never costs the good ones: each is judged alone and reported by number.
+ */
+import { validateMeasurement, type Measurement } from '../../probe/record.ts'
+
+export interface RejectedLine {
+  /** 1-based, as an editor shows it. */
+  line: number
+  reason: string
+}
+
+export interface ParsedBatch {
+  records: Measurement[]
+  rejected: RejectedLine[]
+}
+
+export interface ParseOptions {
+  maxLineBytes: number
+  /** The probe the token belongs to: a probe cannot write as another. */
+  probe: string
+}
+
+const newline = 0x0a
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function judgeLine(bytes: Buffer, options: ParseOptions): Measurement | string {
+  if (bytes.length > options.maxLineBytes) return `line is ${bytes.length} bytes, more than the limit of ${options.maxLineBytes}`
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return 'line is not valid UTF-8'
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`
+  }
+  const result = validateMeasurement(value)
+  if (!result.ok) return result.reason
+  if (result.record.probe !== options.probe) {
+    return `probe: "${result.record.probe}" is not the probe this token belongs to ("${options.probe}")`
+  }
+  return result.record
+}
+
+export function parseBatch(body: Buffer, options: ParseOptions): ParsedBatch {
+  const records: Measurement[] = []
+  const rejected: RejectedLine[] = []
+  let start = 0
+  for (let line = 1; start < body.length; line++) {
+    let end = body.indexOf(newline, start)
+    if (end < 0) end = body.length
+    let stop = end
+    if (stop > start && body[stop - 1] === 0x0d) stop-- // tolerate CRLF
+    if (stop > start) {
+      const verdict = judgeLine(body.subarray(start, stop), options)
+      if (typeof verdict === 'string') rejected.push({ line, reason: verdict })
+      else records.push(verdict)
+    }
+    start = end + 1
+  }
+  return { records, rejected }
+}

@@ -1,0 +1,74 @@
+/**
+ * Prometheus metrics of one collector. A registry per app (not the global
+ * one) so that several collectors in one process, as in tests, do not collide.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface CollectorMetrics {
+  registry: Registry
+  accepted: Counter<'kind'>
+  rejected: Counter<'reason'>
+  requests: Counter<'route' | 'status'>
+  queueDepth: Gauge
+  insertSeconds: Histogram
+  insertRows: Histogram
+  insertFailures: Counter
+}
+
+export function createMetrics(): CollectorMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'catchment_collector_' })
+  return {
+    registry,
+    accepted: new Counter({
+      name: 'catchment_measurements_accepted_total',
+      help: 'Measurements acknowledged as stored; kind="duplicate" were already stored (a retried batch).',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'catchment_measurements_rejected_total',
+      help: 'Lines refused by validation, by reason class.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: 'catchment_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'catchment_ingest_queue_rows',
+      help: 'Rows accepted but not yet committed to the store.',
+      registers: [registry],
+    }),
+    insertSeconds: new Histogram({
+      name: 'catchment_insert_duration_seconds',
+      help: 'Time to commit one batched insert (duplicate check included).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    insertRows: new Histogram({
+      name: 'catchment_insert_rows',
+      help: 'Rows per batched insert.',
+      buckets: [1, 10, 100, 1000, 5000, 10_000, 25_000, 50_000, 100_000],
+      registers: [registry],
+    }),
+    insertFailures: new Counter({
+      name: 'catchment_insert_failures_total',
+      help: 'Batched inserts that failed; their requests got 503 and will be retried by the probes.',
+      registers: [registry],
+    }),
+  }
+}
+
+/** The reason of a rejected line, reduced to a small label set (the field name, or the kind of failure). */
+export function reasonClass(reason: string): string {
+  if (reason.startsWith('not JSON')) return 'json'
+  if (reason.startsWith('line is not valid UTF-8')) return 'utf8'
+  if (reason.startsWith('line is ')) return 'too_long'
+  if (reason.startsWith('probe: ') && reason.includes('is not the probe')) return 'wrong_probe'
+  const field = /^([a-z_]+)[.:]/.exec(reason)?.[1]
+  return field ? `field_${field}` : 'invalid'
+}

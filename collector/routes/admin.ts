@@ -1,0 +1,62 @@
+/** The admin API: what `collector probe add|list|revoke --collector URL` calls while a collector holds the store. */
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { describeIssue } from '../../probe/schedule.ts'
+import type { ProbeDirectory } from '../auth/directory.ts'
+import { ProbeRegistryError, type ProbeRecord, type ProbeRegistry } from '../store/probes.ts'
+
+export const probeMetadataSchema = z
+  .object({
+    asn: z.number().int().min(0).max(4_294_967_295).default(0),
+    isp: z.string().max(256).default(''),
+    country: z
+      .string()
+      .regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code')
+      .transform((value) => value.toUpperCase())
+      .default(''),
+    city: z.string().max(256).default(''),
+    lat: z.number().min(-90).max(90).nullable().default(null),
+    lon: z.number().min(-180).max(180).nullable().default(null),
+    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+  })
+  .strict()
+
+/** What the API shows of a probe: never the secret's hash. */
+export function publicProbe(record: ProbeRecord) {
+  const { selector: _selector, secretSha256: _secret, ...rest } = record
+  return rest
+}
+
+export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory): Hono {
+  const app = new Hono()
+
+  app.get('/probes', async (c) => c.json({ probes: (await registry.list()).map(publicProbe) }))
+
+  app.post('/probes', async (c) => {
+    const body = (await c.req.json().catch(() => null)) as { probe?: unknown } | null
+    if (!body || typeof body.probe !== 'string') return c.json({ error: 'BAD_REQUEST', message: 'body must be JSON with a "probe" id' }, 400)
+    const { probe, ...rest } = body
+    const metadata = probeMetadataSchema.safeParse(rest)
+    if (!metadata.success) return c.json({ error: 'BAD_REQUEST', message: describeIssue(metadata.error, 'probe') }, 400)
+    try {
+      const { token, record } = await registry.add(probe, metadata.data)
+      directory.remember(record)
+      return c.json({ probe: publicProbe(record), token }, 201)
+    } catch (error) {
+      if (error instanceof ProbeRegistryError) return c.json({ error: error.code, message: error.message }, 409)
+      throw error
+    }
+  })
+
+  app.post('/probes/:id/revoke', async (c) => {
+    try {
+      const record = await registry.revoke(c.req.param('id'))
+      directory.remember(record)
+      return c.json({ probe: publicProbe(record) })
+    } catch (error) {
+      if (error instanceof ProbeRegistryError) return c.json({ error: error.code, message: error.message }, 404)
+      throw error
+    }
+  })
+  return app
+}

@@ -1,0 +1,72 @@
+/**
+ * POST /v1/measurements: NDJSON (optionally gzip) from one probe. Valid lines
+ * are stored and acknowledged only once committed; invalid lines come back
+ * with their line number and reason. Status: 200 when anything was stored or
+ * nothing was sent, 422 when every line was rejected (retrying cannot help),
+ * 429 when the queue is full, 503 when the store failed (retrying will help).
+ */
+import { Hono } from 'hono'
+import type { ProbeVariables } from '../auth/middleware.ts'
+import { BodyError, readBody } from '../ingest/body.ts'
+import { parseBatch } from '../ingest/ndjson.ts'
+import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
+import { toRow } from '../ingest/rows.ts'
+import { reasonClass, type CollectorMetrics } from '../metrics.ts'
+import type { Logger } from '../logger.ts'
+
+export interface MeasurementRouteOptions {
+  queue: IngestQueue
+  metrics: CollectorMetrics
+  logger: Logger
+  maxBodyBytes: number
+  maxLineBytes: number
+}
+
+/** At most this many rejected lines are listed back; the count is always exact. */
+const maxRejectedListed = 100
+
+export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Variables: ProbeVariables }> {
+  const { queue, metrics, logger } = options
+  const app = new Hono<{ Variables: ProbeVariables }>()
+
+  app.post('/', async (c) => {
+    const probe = c.get('probe')
+    let body: Buffer
+    try {
+      body = await readBody(c.req.raw, options.maxBodyBytes)
+    } catch (error) {
+      if (error instanceof BodyError) return c.json({ error: error.code, message: error.message }, error.status)
+      throw error
+    }
+
+    const { records, rejected } = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe })
+    for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
+    if (rejected.length > 0) {
+      logger.warn({ probe: probe.probe, rejected: rejected.length, first: rejected[0] }, 'rejected lines in batch')
+    }
+    const rejectedBody = { rejected: rejected.length, errors: rejected.slice(0, maxRejectedListed) }
+    if (records.length === 0) {
+      return c.json({ accepted: 0, duplicates: 0, ...rejectedBody }, rejected.length > 0 ? 422 : 200)
+    }
+
+    try {
+      const result = await queue.submit(records.map((record) => toRow(record, probe)))
+      metrics.accepted.inc({ kind: 'new' }, result.stored)
+      metrics.accepted.inc({ kind: 'duplicate' }, result.duplicates)
+      return c.json({ accepted: records.length, duplicates: result.duplicates, ...rejectedBody }, 200)
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        c.header('retry-after', String(error.retryAfterSeconds))
+        return c.json({ error: error.code, message: 'collector is busy; retry later' }, 429)
+      }
+      if (error instanceof QueueClosedError) {
+        c.header('retry-after', '5')
+        return c.json({ error: error.code, message: error.message }, 503)
+      }
+      logger.error({ err: error, probe: probe.probe, rows: records.length }, 'insert failed')
+      c.header('retry-after', '5')
+      return c.json({ error: 'STORE_UNAVAILABLE', message: 'the store did not commit the batch; retry' }, 503)
+    }
+  })
+  return app
+}

@@ -1,0 +1,74 @@
+/**
+ * `collector serve`: open the store, migrate it, load the probe directory,
+ * listen. On SIGTERM/SIGINT: fail readiness, stop accepting connections,
+ * write everything already acknowledged-to-be, close the store, exit 0.
+ */
+import { serve, type ServerType } from '@hono/node-server'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ProbeDirectory } from './auth/directory.ts'
+import { createApp } from './app.ts'
+import type { CollectorConfig } from './config.ts'
+import { IngestQueue } from './ingest/queue.ts'
+import { writeRows } from './ingest/writer.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { createMetrics } from './metrics.ts'
+import { openStore } from './store/client.ts'
+import { migrate } from './store/migrations.ts'
+import { ProbeRegistry } from './store/probes.ts'
+import { redactStoreUrl } from './store/url.ts'
+
+export interface RunningCollector {
+  port: number
+  stop(): Promise<void>
+}
+
+export async function startCollector(config: CollectorConfig, logger: Logger = createLogger()): Promise<RunningCollector> {
+  const store = await openStore(config.store)
+  const migration = await migrate(store, { retentionDays: config.retention_days })
+  for (const step of migration.applied) logger.info({ version: step.version, name: step.name }, 'migration applied')
+
+  const registry = new ProbeRegistry(store)
+  const directory = new ProbeDirectory(registry)
+  await directory.start()
+  const metrics = createMetrics()
+  const queue = new IngestQueue({
+    maxRows: config.ingest.queue_rows,
+    batchRows: config.ingest.batch_rows,
+    batchMs: config.ingest.batch_ms,
+    write: (rows) => writeRows(store, rows),
+    onWrite({ rows, seconds, error }) {
+      metrics.insertSeconds.observe(seconds)
+      metrics.insertRows.observe(rows)
+      if (error) metrics.insertFailures.inc()
+    },
+  })
+  let draining = false
+  const app = createApp({ config, store, registry, directory, queue, metrics, logger, isDraining: () => draining })
+
+  // Plain HTTP/1.1 (no createServer option), so the server is a node:http Server.
+  const server = (await new Promise<ServerType>((resolve) => {
+    const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started))
+  })) as Server
+  const port = (server.address() as AddressInfo).port
+  logger.info({ port, host: config.host, store: redactStoreUrl(config.store), schema: migration.current }, 'collector listening')
+
+  let stopping: Promise<void> | null = null
+  const stop = () =>
+    (stopping ??= (async () => {
+      draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // Idle keep-alive sockets would hold close() open; requests in flight finish first.
+      server.closeIdleConnections()
+      await queue.drain()
+      // Keep-alive sockets that went idle after close() began would hold it open.
+      const forceClose = setTimeout(() => server.closeAllConnections(), 5000)
+      forceClose.unref()
+      await closed
+      clearTimeout(forceClose)
+      directory.stop()
+      await store.close()
+      logger.info('collector stopped; every acknowledged measurement is stored')
+    })())
+  return { port, stop }
+}

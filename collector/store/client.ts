@@ -1,0 +1,89 @@
+/**
+ * Opens the store. All reads and writes go through @clickhouse/client; for
+ * chDB the connection is swapped for the embedded engine.
+ *
+ * chDB runs the statements of one session one after another, so the store
+ * opens a session per role: a long dashboard query on `query` never holds up
+ * an insert on `ingest` or a token check on `registry`. Several sessions on
+ * one path run in parallel; a second *process* on the path is refused.
+ */
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { parseStoreUrl, type StoreLocation } from './url.ts'
+
+export type StoreRole = 'ingest' | 'query' | 'registry'
+
+export interface Store {
+  readonly location: StoreLocation
+  readonly database: string
+  client(role: StoreRole): ClickHouseClient
+  close(): Promise<void>
+}
+
+export class StoreOpenError extends Error {
+  readonly code = 'STORE_OPEN'
+}
+
+const commonSettings: ClickHouseSettings = {
+  // Rows arrive as ISO-8601 strings from the wire record.
+  date_time_input_format: 'best_effort',
+  // Keep a runaway query from taking the collector's memory with it.
+  max_memory_usage: '4000000000',
+}
+
+async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[]): Promise<Map<StoreRole, ClickHouseClient>> {
+  // Loaded only here: the probe must never pull in ClickHouse's 550 MB library.
+  const { createChdbConnection } = await import('chdb/connection')
+  const clients = new Map<StoreRole, ClickHouseClient>()
+  for (const role of roles) {
+    let connection
+    try {
+      connection = createChdbConnection({ path: location.path })
+    } catch (error) {
+      for (const client of clients.values()) await client.close()
+      const detail = (error as Error).message
+      const hint = /lock|Another server instance|Failed to create connection/i.test(detail)
+        ? ' — another process (a running `collector serve`?) holds it; stop that process, or use its admin API with --collector'
+        : ''
+      throw new StoreOpenError(`cannot open chdb store at ${location.path}${hint}`)
+    }
+    clients.set(role, createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]))
+  }
+  return clients
+}
+
+function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles: StoreRole[]): Map<StoreRole, ClickHouseClient> {
+  const clients = new Map<StoreRole, ClickHouseClient>()
+  for (const role of roles) {
+    clients.set(
+      role,
+      createClient({
+        url: location.url,
+        username: location.username,
+        password: location.password,
+        // Every statement names its database, so the same client can create it first.
+        application: `catchment-collector-${role}`,
+        clickhouse_settings: { ...commonSettings, async_insert: 0 },
+        request_timeout: 60_000,
+        compression: { request: true, response: true },
+      }),
+    )
+  }
+  return clients
+}
+
+export async function openStore(url: string, roles: StoreRole[] = ['ingest', 'query', 'registry']): Promise<Store> {
+  const location = parseStoreUrl(url)
+  const clients = location.kind === 'chdb' ? await openChdb(location, roles) : openServer(location, roles)
+  return {
+    location,
+    database: location.database,
+    client(role) {
+      const client = clients.get(role) ?? clients.values().next().value
+      if (!client) throw new StoreOpenError('store has no open sessions')
+      return client
+    },
+    async close() {
+      for (const client of clients.values()) await client.close()
+    },
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Versioned migrations. Each runs once, in order, and is recorded in
+ * `schema_migrations`; `collector serve` applies what is pending at start, so
+ * a new collector on an old store brings it up to date before taking traffic.
+ * Statements are idempotent (IF NOT EXISTS), so a migration cut short by a
+ * crash simply runs again.
+ */
+import type { Store } from './client.ts'
+import {
+  createDatabase,
+  createTable,
+  createView,
+  measurementsTable,
+  migrationsTable,
+  probesTable,
+  qualified,
+  rollupTable,
+  rollupView,
+  type SchemaContext,
+} from './schema.ts'
+
+export interface Migration {
+  version: number
+  name: string
+  statements(context: SchemaContext): string[]
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'measurements, per-minute rollup, probe registry',
+    statements: (context) => [
+      ...createTable(context, measurementsTable),
+      ...createTable(context, rollupTable),
+      createView(context, rollupView),
+      ...createTable(context, probesTable),
+    ],
+  },
+]
+
+/** Everything `collector schema` prints: the database, the ledger, then every migration. */
+export function schemaStatements(context: SchemaContext): string[] {
+  return [
+    createDatabase(context),
+    ...createTable(context, migrationsTable),
+    ...migrations.flatMap((migration) => migration.statements(context)),
+  ]
+}
+
+export interface MigrationReport {
+  applied: Array<{ version: number; name: string }>
+  current: number
+}
+
+export async function migrate(store: Store, context: Omit<SchemaContext, 'database'>): Promise<MigrationReport> {
+  const full: SchemaContext = { ...context, database: store.database }
+  const client = store.client('registry')
+  await client.command({ query: createDatabase(full) })
+  for (const statement of createTable(full, migrationsTable)) await client.command({ query: statement })
+
+  const result = await client.query({
+    query: `SELECT max(version) AS version FROM ${qualified(full, migrationsTable.name)}`,
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ version: number }>()
+  let current = Number(row?.version ?? 0)
+  const applied: MigrationReport['applied'] = []
+  for (const migration of migrations) {
+    if (migration.version <= current) continue
+    for (const statement of migration.statements(full)) await client.command({ query: statement })
+    await client.insert({
+      table: qualified(full, migrationsTable.name),
+      values: [{ version: migration.version, name: migration.name }],
+      format: 'JSONEachRow',
+    })
+    current = migration.version
+    applied.push({ version: migration.version, name: migration.name })
+  }
+  return { applied, current }
+}

@@ -1,0 +1,217 @@
+/**
+ * The schema, as data, rendered two ways from one definition: plain tables
+ * for a single node (and chDB), or the `ON CLUSTER` overlay for a cluster —
+ * Replicated*MergeTree `_local` tables with a Distributed table of the plain
+ * name on top, sharded by probe. Queries name only the plain tables, so they
+ * run unchanged on both.
+ */
+
+export interface SchemaContext {
+  database: string
+  /** Render the ON CLUSTER overlay for this cluster instead of single-node tables. */
+  cluster?: string | undefined
+  /** How long raw measurements are kept; the per-minute rollup keeps three times as long. */
+  retentionDays: number
+}
+
+export interface TableDefinition {
+  name: string
+  columns: string[]
+  /** Engine without the Replicated prefix: MergeTree, ReplacingMergeTree, AggregatingMergeTree. */
+  engine: string
+  engineArgs?: string
+  partitionBy?: string
+  orderBy: string
+  ttl?: (context: SchemaContext) => string
+  settings?: string
+  /** Shard key of the Distributed table in the cluster overlay. */
+  shardBy: string
+}
+
+export interface ViewDefinition {
+  name: string
+  to: string
+  /** SELECT … FROM {from}: `from` is the source table's name, replaced per rendering. */
+  from: string
+  select: (from: string) => string
+}
+
+export const defaultRetentionDays = 400
+
+/** A quoted identifier: database names come from the store URL. */
+export function ident(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``
+}
+
+export function qualified(context: Pick<SchemaContext, 'database'>, table: string): string {
+  return `${ident(context.database)}.${ident(table)}`
+}
+
+const phase = (name: string) => `${name} Nullable(Float64) CODEC(Gorilla, ZSTD(1))`
+
+/** Quantile levels of the rollup's digests: SmokePing-style bands and the median. */
+export const rollupQuantiles = '0.05, 0.25, 0.5, 0.75, 0.95'
+
+export const measurementsTable: TableDefinition = {
+  name: 'measurements',
+  columns: [
+    'id UUID',
+    "ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+    'probe LowCardinality(String)',
+    'target LowCardinality(String)',
+    'kind LowCardinality(String)',
+    'url String CODEC(ZSTD(3))',
+    'address LowCardinality(String)',
+    'pop LowCardinality(Nullable(String))',
+    'pop_raw Nullable(String) CODEC(ZSTD(3))',
+    'status Nullable(UInt16)',
+    'error LowCardinality(Nullable(String))',
+    phase('dns_ms'),
+    phase('connect_ms'),
+    phase('tls_ms'),
+    phase('ttfb_ms'),
+    phase('total_ms'),
+    phase('server_ms'),
+    // Joined from the probe registry at ingest: analysis groups by these without a join.
+    'asn UInt32',
+    'isp LowCardinality(String)',
+    'country LowCardinality(String)',
+    'city LowCardinality(String)',
+    'lat Nullable(Float32)',
+    'lon Nullable(Float32)',
+    "received_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))",
+  ],
+  // Replacing on the full key: the collector drops retried records before they
+  // are written, and this collapses any that two collectors raced to write.
+  engine: 'ReplacingMergeTree',
+  partitionBy: 'toYYYYMM(ts)',
+  orderBy: '(target, probe, ts, id)',
+  ttl: (context) => `toDateTime(ts) + INTERVAL ${context.retentionDays} DAY`,
+  shardBy: 'cityHash64(probe)',
+}
+
+export const rollupTable: TableDefinition = {
+  name: 'measurements_1m',
+  columns: [
+    "minute DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
+    'target LowCardinality(String)',
+    'probe LowCardinality(String)',
+    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
+    'asn SimpleAggregateFunction(any, UInt32)',
+    'isp SimpleAggregateFunction(any, LowCardinality(String))',
+    'country SimpleAggregateFunction(any, LowCardinality(String))',
+    'city SimpleAggregateFunction(any, LowCardinality(String))',
+    'samples SimpleAggregateFunction(sum, UInt64)',
+    'errors SimpleAggregateFunction(sum, UInt64)',
+    'connect_samples SimpleAggregateFunction(sum, UInt64)',
+    "connect_min SimpleAggregateFunction(min, Float64) COMMENT 'inf when no sample connected'",
+    `connect_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
+    `total_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
+  ],
+  engine: 'AggregatingMergeTree',
+  partitionBy: 'toYYYYMM(minute)',
+  orderBy: '(target, minute, probe, pop)',
+  ttl: (context) => `minute + INTERVAL ${context.retentionDays * 3} DAY`,
+  shardBy: 'cityHash64(probe)',
+}
+
+export const rollupView: ViewDefinition = {
+  name: 'measurements_1m_mv',
+  to: 'measurements_1m',
+  from: 'measurements',
+  select: (from) => `SELECT
+  toStartOfMinute(ts) AS minute,
+  target,
+  probe,
+  ifNull(pop, '') AS pop,
+  any(asn) AS asn,
+  any(isp) AS isp,
+  any(country) AS country,
+  any(city) AS city,
+  count() AS samples,
+  countIf(error IS NOT NULL) AS errors,
+  count(connect_ms) AS connect_samples,
+  min(ifNull(connect_ms, inf)) AS connect_min,
+  quantilesTDigestState(${rollupQuantiles})(connect_ms) AS connect_q,
+  quantilesTDigestState(${rollupQuantiles})(total_ms) AS total_q
+FROM ${from}
+GROUP BY minute, target, probe, pop`,
+}
+
+export const probesTable: TableDefinition = {
+  name: 'probes',
+  columns: [
+    'probe String',
+    // The token is `ctk_<selector>_<secret>`: the selector finds the row, the
+    // secret is stored only as its SHA-256 and compared in constant time.
+    'selector String',
+    'secret_sha256 String',
+    'asn UInt32',
+    'isp String',
+    'country String',
+    'city String',
+    'lat Nullable(Float64)',
+    'lon Nullable(Float64)',
+    'tags Array(String)',
+    "created_at DateTime64(3, 'UTC')",
+    "revoked_at Nullable(DateTime64(3, 'UTC'))",
+    "updated_at DateTime64(3, 'UTC')",
+  ],
+  engine: 'ReplacingMergeTree',
+  engineArgs: 'updated_at',
+  orderBy: 'probe',
+  shardBy: 'cityHash64(probe)',
+}
+
+export const migrationsTable: TableDefinition = {
+  name: 'schema_migrations',
+  columns: ['version UInt32', 'name String', "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"],
+  engine: 'MergeTree',
+  orderBy: 'version',
+  shardBy: 'version',
+}
+
+function onCluster(context: SchemaContext): string {
+  return context.cluster ? ` ON CLUSTER ${ident(context.cluster)}` : ''
+}
+
+function localName(context: SchemaContext, name: string): string {
+  return context.cluster ? `${name}_local` : name
+}
+
+export function createDatabase(context: SchemaContext): string {
+  return `CREATE DATABASE IF NOT EXISTS ${ident(context.database)}${onCluster(context)}`
+}
+
+/** CREATE TABLE statements for one table: one on a single node, two on a cluster. */
+export function createTable(context: SchemaContext, table: TableDefinition): string[] {
+  const local = localName(context, table.name)
+  const engine = context.cluster
+    ? `Replicated${table.engine}('/clickhouse/tables/{shard}/${context.database}/${local}', '{replica}'${table.engineArgs ? `, ${table.engineArgs}` : ''})`
+    : `${table.engine}(${table.engineArgs ?? ''})`
+  const clauses = [
+    `ENGINE = ${engine}`,
+    table.partitionBy ? `PARTITION BY ${table.partitionBy}` : null,
+    `ORDER BY ${table.orderBy}`,
+    table.ttl ? `TTL ${table.ttl(context)}` : null,
+    table.settings ? `SETTINGS ${table.settings}` : null,
+  ].filter((clause): clause is string => clause !== null)
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${qualified(context, local)}${onCluster(context)}\n(\n  ${table.columns.join(',\n  ')}\n)\n${clauses.join('\n')}`,
+  ]
+  if (context.cluster) {
+    statements.push(
+      `CREATE TABLE IF NOT EXISTS ${qualified(context, table.name)}${onCluster(context)} AS ${qualified(context, local)}\n` +
+        `ENGINE = Distributed(${ident(context.cluster)}, ${ident(context.database)}, ${ident(local)}, ${table.shardBy})`,
+    )
+  }
+  return statements
+}
+
+/** On a cluster the view reads and writes each shard's local tables, so rollups are built where rows land. */
+export function createView(context: SchemaContext, view: ViewDefinition): string {
+  return (
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(context, view.name)}${onCluster(context)}\n` +
+    `TO ${qualified(context, localName(context, view.to))}\nAS ${view.select(qualified(context, localName(context, view.from)))}`
+  )
+}
