@@ -62,6 +62,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
       server.closeIdleConnections()
       await queue.drain()
       // Keep-alive sockets that went idle after close() began would hold it open.
+      setImmediate(() => server.closeIdleConnections())
       const forceClose = setTimeout(() => server.closeAllConnections(), 5000)
       forceClose.unref()
       await closed

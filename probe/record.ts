@@ -86,5 +86,6 @@ export function validateMeasurement(value: unknown): ValidationResult {
   if (result.success) return { ok: true, record: result.data }
   const issue = result.error.issues[0]
   const path = issue && issue.path.length > 0 ? issue.path.join('.') : 'record'
-  return { ok: false, reason: `${path}: ${issue?.message ?? 'invalid'}` }
+  const message = issue?.message.endsWith('received undefined') ? 'missing' : (issue?.message ?? 'invalid')
+  return { ok: false, reason: `${path}: ${message}` }
 }

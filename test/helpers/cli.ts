@@ -29,3 +29,52 @@ export function runCli(bin: 'probe' | 'collector', args: string[], options: { en
     })
   })
 }
+
+export interface ServingProcess {
+  port: number
+  url: string
+  child: import('node:child_process').ChildProcess
+  stderr(): string
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `collector serve --port 0 …` and waits for the port it prints. */
+export function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServingProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'collector/cli.ts', 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`collector serve did not start: ${stderr}`))
+    }, 60_000)
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      const match = /listening on (\d+)/.exec(stdout)
+      if (!match) return
+      clearTimeout(timer)
+      const port = Number(match[1])
+      resolve({
+        port,
+        url: `http://127.0.0.1:${port}`,
+        child,
+        stderr: () => stderr,
+        stop(signal = 'SIGTERM') {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+          return exited
+        },
+      })
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`collector serve exited with ${code}: ${stderr}`))
+    })
+  })
+}

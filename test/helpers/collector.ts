@@ -1,0 +1,85 @@
+/**
+ * A collector for tests: real chDB in a temporary directory, real HTTP on a
+ * free port. In-process, so a test can also look into the store; chDB allows
+ * one data directory per process, so a test file uses one at a time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { request } from 'undici'
+import { parseConfig, type CollectorConfig } from '../../collector/config.ts'
+import { createLogger } from '../../collector/logger.ts'
+import { startCollector, type RunningCollector } from '../../collector/server.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { ProbeRegistry, type ProbeMetadata } from '../../collector/store/probes.ts'
+import type { Measurement } from '../../probe/record.ts'
+
+export interface TestCollector {
+  url: string
+  dataDir: string
+  config: CollectorConfig
+  store: Store
+  collector: RunningCollector
+  addProbe(probe: string, metadata?: Partial<ProbeMetadata>): Promise<string>
+  post(token: string, body: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; json: Record<string, unknown> }>
+  rows<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>
+  stop(): Promise<void>
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `catchment-${prefix}-`))
+}
+
+export function ndjson(records: readonly Measurement[]): string {
+  return records.map((record) => JSON.stringify(record)).join('\n') + '\n'
+}
+
+export { gzipSync }
+
+export const defaultMetadata: ProbeMetadata = {
+  asn: 64500,
+  isp: 'Example Net',
+  country: 'NL',
+  city: 'Amsterdam',
+  lat: 52.37,
+  lon: 4.9,
+  tags: [],
+}
+
+export async function startTestCollector(overrides: Record<string, unknown> = {}): Promise<TestCollector> {
+  const dataDir = tempDir('collector')
+  const config = parseConfig({ store: `chdb://${dataDir}`, host: '127.0.0.1', port: 0, ...overrides })
+  const collector = await startCollector(config, createLogger('silent'))
+  const store = await openStore(config.store, ['query'])
+  const registry = new ProbeRegistry(store)
+  const url = `http://127.0.0.1:${collector.port}`
+  return {
+    url,
+    dataDir,
+    config,
+    store,
+    collector,
+    async addProbe(probe, metadata = {}) {
+      return (await registry.add(probe, { ...defaultMetadata, ...metadata })).token
+    },
+    async post(token, body, headers = {}) {
+      const response = await request(`${url}/v1/measurements`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson', ...headers },
+        body,
+      })
+      const text = await response.body.text()
+      return { status: response.statusCode, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
+    },
+    async rows(sql, params) {
+      const result = await store.client('query').query({ query: sql, query_params: params, format: 'JSONEachRow' })
+      return result.json()
+    },
+    async stop() {
+      await collector.stop()
+      await store.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
