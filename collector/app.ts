@@ -11,6 +11,7 @@ import type { IngestQueue } from './ingest/queue.ts'
 import type { Logger } from './logger.ts'
 import type { CollectorMetrics } from './metrics.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { heartbeatRoutes } from './routes/heartbeat.ts'
 import { measurementRoutes } from './routes/measurements.ts'
 import { scheduleRoutes } from './routes/schedule.ts'
 import type { Store } from './store/client.ts'
@@ -61,6 +62,7 @@ export function createApp(deps: AppDependencies): Hono {
   )
   app.use('/v1/probes/*', probeAuth(deps.directory))
   app.route('/v1/probes', scheduleRoutes(config))
+  app.route('/v1/probes', heartbeatRoutes(deps.store, deps.registry, deps.directory))
   app.use('/v1/admin/*', adminAuth(config.admin_token ?? process.env.CATCHMENT_ADMIN_TOKEN))
   app.route('/v1/admin', adminRoutes(deps.registry, deps.directory))
 

@@ -4,8 +4,9 @@
  * target does is a result, so only our own bugs can reach the last catch.
  */
 import { Command } from 'commander'
+import { agentCommand } from './commands/agent.ts'
 import { runCommand } from './commands/run.ts'
-import { UsageError } from './usage-error.ts'
+import { isUserError } from './usage-error.ts'
 import { version } from './version.ts'
 
 // A closed pipe (`probe run --json … | head`) is the reader's choice, not an error.
@@ -19,14 +20,12 @@ const program = new Command('probe')
   .version(version)
   .showHelpAfterError('(add --help for usage)')
   .addCommand(runCommand())
+  .addCommand(agentCommand())
 
 try {
   await program.parseAsync(process.argv)
 } catch (error) {
-  if (error instanceof UsageError) {
-    process.stderr.write(`probe: error: ${error.message}\n`)
-    process.exitCode = 1
-  } else {
-    throw error
-  }
+  if (!isUserError(error)) throw error
+  process.stderr.write(`probe: error: ${error.message}\n`)
+  process.exitCode = 1
 }

@@ -2,3 +2,14 @@
 export class UsageError extends Error {
   readonly code = 'USAGE'
 }
+
+/**
+ * Errors with a stable upper-case `code` (ours: USAGE, CONFIG, STORE_OPEN,
+ * SPOOL_LOCKED…; Node's: ECONNREFUSED, EACCES…) are the user's to fix: one
+ * line, exit 1. Anything else, ClickHouse's numeric codes included, is a bug
+ * and keeps its stack.
+ */
+export function isUserError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code
+  return error instanceof Error && typeof code === 'string' && /^[A-Z][A-Z_]+$/.test(code)
+}

@@ -5,7 +5,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { request } from 'undici'
-import { probeMetadataSchema, publicProbe } from '../routes/admin.ts'
+import { probeMetadataSchema } from '../../probe/metadata.ts'
+import { publicProbe } from '../routes/admin.ts'
 import { describeIssue } from '../../probe/schedule.ts'
 import { UsageError } from '../../probe/usage-error.ts'
 import { openStore } from '../store/client.ts'

@@ -1,25 +1,9 @@
 /** The admin API: what `collector probe add|list|revoke --collector URL` calls while a collector holds the store. */
 import { Hono } from 'hono'
-import { z } from 'zod'
+import { probeMetadataSchema } from '../../probe/metadata.ts'
 import { describeIssue } from '../../probe/schedule.ts'
 import type { ProbeDirectory } from '../auth/directory.ts'
 import { ProbeRegistryError, type ProbeRecord, type ProbeRegistry } from '../store/probes.ts'
-
-export const probeMetadataSchema = z
-  .object({
-    asn: z.number().int().min(0).max(4_294_967_295).default(0),
-    isp: z.string().max(256).default(''),
-    country: z
-      .string()
-      .regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code')
-      .transform((value) => value.toUpperCase())
-      .default(''),
-    city: z.string().max(256).default(''),
-    lat: z.number().min(-90).max(90).nullable().default(null),
-    lon: z.number().min(-180).max(180).nullable().default(null),
-    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
-  })
-  .strict()
 
 /** What the API shows of a probe: never the secret's hash. */
 export function publicProbe(record: ProbeRecord) {

@@ -10,6 +10,7 @@ import {
   createDatabase,
   createTable,
   createView,
+  heartbeatsTable,
   measurementsTable,
   migrationsTable,
   probesTable,
@@ -35,6 +36,11 @@ export const migrations: readonly Migration[] = [
       createView(context, rollupView),
       ...createTable(context, probesTable),
     ],
+  },
+  {
+    version: 2,
+    name: 'agent heartbeats',
+    statements: (context) => createTable(context, heartbeatsTable),
   },
 ]
 

@@ -3,19 +3,12 @@
  * joined into every row they write. Rows are versioned (ReplacingMergeTree on
  * updated_at); revoking writes a new version, so history is kept.
  */
+import type { ProbeMetadata } from '../../probe/metadata.ts'
 import { issueToken } from '../auth/tokens.ts'
 import type { Store } from './client.ts'
 import { probesTable, qualified } from './schema.ts'
 
-export interface ProbeMetadata {
-  asn: number
-  isp: string
-  country: string
-  city: string
-  lat: number | null
-  lon: number | null
-  tags: string[]
-}
+export type { ProbeMetadata }
 
 export interface ProbeRecord extends ProbeMetadata {
   probe: string
@@ -159,6 +152,13 @@ export class ProbeRegistry {
     const revoked = { ...existing, revokedAt: now }
     await this.write(revoked, now)
     return revoked
+  }
+
+  /** Records what the probe says about itself now; the token stays the same. */
+  async updateMetadata(existing: ProbeRecord, metadata: ProbeMetadata): Promise<ProbeRecord> {
+    const updated: ProbeRecord = { ...existing, ...metadata }
+    await this.write(updated, nowText())
+    return updated
   }
 
   private async write(record: ProbeRecord, updatedAt: string): Promise<void> {

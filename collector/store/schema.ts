@@ -163,6 +163,26 @@ export const probesTable: TableDefinition = {
   shardBy: 'cityHash64(probe)',
 }
 
+/** One row per agent heartbeat: the fleet dashboard's "who is alive, how backed up". */
+export const heartbeatsTable: TableDefinition = {
+  name: 'probe_heartbeats',
+  columns: [
+    "ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+    'probe LowCardinality(String)',
+    'version LowCardinality(String)',
+    'targets UInt32',
+    'spool_records UInt64',
+    'spool_bytes UInt64',
+    "dropped_total UInt64 COMMENT 'records the agent dropped from a full spool, since it was installed'",
+    'rejected_total UInt64',
+  ],
+  engine: 'MergeTree',
+  partitionBy: 'toYYYYMM(ts)',
+  orderBy: '(probe, ts)',
+  ttl: (context) => `toDateTime(ts) + INTERVAL ${context.retentionDays} DAY`,
+  shardBy: 'cityHash64(probe)',
+}
+
 export const migrationsTable: TableDefinition = {
   name: 'schema_migrations',
   columns: ['version UInt32', 'name String', "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"],

@@ -1,0 +1,92 @@
+/**
+ * `probe agent --config FILE`: YAML or JSON. Every key is checked and a typo
+ * is named, because an agent that silently ignores `intreval_s` measures the
+ * wrong thing for months.
+ */
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { probeMetadataSchema } from '../metadata.ts'
+import { describeIssue, targetSchema } from '../schedule.ts'
+
+const metadataFields = probeMetadataSchema.shape
+
+export const agentConfigSchema = z
+  .object({
+    collector: z
+      .string()
+      .url()
+      .refine((value) => /^https?:\/\//i.test(value), 'must be an http:// or https:// URL'),
+    token: z.string().min(1),
+    probe: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be the id the probe was registered with'),
+    // Where the probe stands; sent with every heartbeat.
+    asn: metadataFields.asn,
+    isp: metadataFields.isp,
+    country: metadataFields.country,
+    city: metadataFields.city,
+    lat: metadataFields.lat,
+    lon: metadataFields.lon,
+    tags: metadataFields.tags,
+    /** `remote`: fetch the targets from the collector (GET /v1/probes/:id/schedule). */
+    schedule: z.literal('remote').optional(),
+    targets: z.array(targetSchema).optional(),
+    /** Measurements in flight at once, over all targets. */
+    concurrency: z.number().int().min(1).max(256).default(8),
+    heartbeat_s: z.number().min(5).max(3600).default(60),
+    spool: z
+      .object({
+        /** The spool's bound; past it the oldest records are dropped (and counted). */
+        max_bytes: z.number().int().min(4096).default(64 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    batch: z
+      .object({
+        max_records: z.number().int().min(1).max(100_000).default(5000),
+        /** How long a record may wait in the spool before it is sent. */
+        max_wait_s: z.number().min(0.1).max(3600).default(10),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((config) => (config.schedule === 'remote') !== (config.targets !== undefined), {
+    message: 'give either "targets" or "schedule: remote" (exactly one)',
+    path: ['targets'],
+  })
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>
+
+export class AgentConfigError extends Error {
+  readonly code = 'CONFIG'
+}
+
+export function parseAgentConfig(value: unknown, source = 'config'): AgentConfig {
+  const result = agentConfigSchema.safeParse(value ?? {})
+  if (!result.success) throw new AgentConfigError(describeIssue(result.error, source))
+  return result.data
+}
+
+export function loadAgentConfig(file: string): AgentConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new AgentConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  let value: unknown
+  try {
+    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (error) {
+    throw new AgentConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
+  }
+  return parseAgentConfig(value, file)
+}
+
+/** The user's state directory (XDG), one spool per probe id. */
+export function defaultSpoolDir(probe: string): string {
+  const state = process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state')
+  return path.join(state, 'catchment', 'spool', probe)
+}

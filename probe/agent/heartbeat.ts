@@ -1,0 +1,73 @@
+/**
+ * Tells the collector, every few tens of seconds, that this probe is alive,
+ * where it stands, and how its spool is doing (backlog, drops). Failures are
+ * quiet: the sender already reports outages, once.
+ */
+import type { Logger } from 'pino'
+import { request } from 'undici'
+import type { Heartbeat, ProbeMetadata } from '../metadata.ts'
+import { userAgent, version } from '../version.ts'
+import type { Spool } from './spool.ts'
+
+export interface HeartbeatOptions {
+  collector: string
+  token: string
+  probe: string
+  metadata: ProbeMetadata
+  spool: Spool
+  targets(): number
+  intervalMs: number
+  logger: Logger
+}
+
+export class HeartbeatReporter {
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(private readonly options: HeartbeatOptions) {}
+
+  build(): Heartbeat {
+    const stats = this.options.spool.stats()
+    return {
+      version,
+      metadata: this.options.metadata,
+      targets: this.options.targets(),
+      spool_records: stats.records,
+      spool_bytes: stats.bytes,
+      dropped_total: this.options.spool.droppedTotal,
+      rejected_total: this.options.spool.rejectedTotal,
+    }
+  }
+
+  async send(): Promise<boolean> {
+    const url = new URL(`/v1/probes/${encodeURIComponent(this.options.probe)}/heartbeat`, this.options.collector)
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json', 'user-agent': userAgent },
+        body: JSON.stringify(this.build()),
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      })
+      const text = await response.body.text()
+      if (response.statusCode !== 200) this.options.logger.warn({ status: response.statusCode, body: text.slice(0, 200) }, 'heartbeat refused')
+      return response.statusCode === 200
+    } catch (error) {
+      this.options.logger.debug({ reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message }, 'heartbeat failed')
+      return false
+    }
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.send().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs)
+      })
+    }
+    this.timer = setTimeout(tick, 0)
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+}
