@@ -48,5 +48,6 @@ export function describeIssue(error: z.ZodError, source: string): string {
     const where = path ? `${path}.` : ''
     return `${source}: unknown key ${issue.keys.map((key) => `"${where}${key}"`).join(', ')}`
   }
-  return `${source}: ${path || 'config'}: ${issue.message}`
+  const message = issue.message.endsWith('received undefined') ? 'missing (required)' : issue.message
+  return `${source}: ${path || 'config'}: ${message}`
 }

@@ -38,7 +38,14 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
   const stats = spool.stats()
   if (stats.records > 0) logger.info({ records: stats.records, segments: stats.segments }, 'resuming spool')
 
-  const sender = new Sender({ collector: config.collector, token: config.token, spool, logger, maxWaitMs: config.batch.max_wait_s * 1000 })
+  const sender = new Sender({
+    collector: config.collector,
+    token: config.token,
+    spool,
+    logger,
+    maxWaitMs: config.batch.max_wait_s * 1000,
+    backoffMaxMs: config.batch.retry_max_s * 1000,
+  })
   const scheduler = new Scheduler({
     probe: config.probe,
     limit: pLimit(config.concurrency),

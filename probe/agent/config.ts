@@ -47,6 +47,8 @@ export const agentConfigSchema = z
         max_records: z.number().int().min(1).max(100_000).default(5000),
         /** How long a record may wait in the spool before it is sent. */
         max_wait_s: z.number().min(0.1).max(3600).default(10),
+        /** The longest pause between delivery attempts while the collector is down. */
+        retry_max_s: z.number().min(1).max(3600).default(300),
       })
       .strict()
       .prefault({}),

@@ -107,7 +107,8 @@ export class Spool {
   static async open(dir: string, options: SpoolOptions): Promise<Spool> {
     await mkdir(dir, { recursive: true })
     const lockFile = takeLock(dir)
-    const segmentBytes = options.segmentBytes ?? Math.max(4096, Math.min(1024 * 1024, Math.floor(options.maxBytes / 8)))
+    // Several segments fit in the bound, so dropping one frees room without emptying the spool.
+    const segmentBytes = options.segmentBytes ?? Math.max(1024, Math.min(1024 * 1024, Math.floor(options.maxBytes / 8)))
     const spool = new Spool(dir, { segmentBytes, segmentRecords: options.segmentRecords ?? 5000, ...options }, lockFile)
     await spool.load()
     return spool

@@ -3,9 +3,8 @@ import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { request } from 'undici'
-import { openStore } from '../../collector/store/client.ts'
 import { runCli, startServe } from '../helpers/cli.ts'
-import { ndjson, tempDir } from '../helpers/collector.ts'
+import { ndjson, queryStore, tempDir } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
 
 const post = async (url: string, token: string, body: string) => {
@@ -14,17 +13,8 @@ const post = async (url: string, token: string, body: string) => {
 }
 
 async function countRows(store: string, probe: string): Promise<number> {
-  const opened = await openStore(store, ['query'])
-  try {
-    const result = await opened.client('query').query({
-      query: 'SELECT count() AS c FROM catchment.measurements WHERE probe = {probe:String}',
-      query_params: { probe },
-      format: 'JSONEachRow',
-    })
-    return Number((await result.json<{ c: string }>())[0]?.c)
-  } finally {
-    await opened.close()
-  }
+  const [row] = await queryStore<{ c: string }>(store, 'SELECT count() AS c FROM catchment.measurements WHERE probe = {probe:String}', { probe })
+  return Number(row?.c)
 }
 
 describe('an operator runs the collector from the command line', () => {

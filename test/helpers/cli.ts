@@ -78,3 +78,47 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise
     })
   })
 }
+
+export interface AgentProcess {
+  child: import('node:child_process').ChildProcess
+  logs(): string
+  /** Sends a signal and resolves with the exit code (null when killed by the signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `probe agent --config FILE --spool DIR` with info logs, so tests can read what it said. */
+export function startAgentProcess(configFile: string, spoolDir: string): AgentProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'probe/cli.ts', 'agent', '--config', configFile, '--spool', spoolDir, '--log-level', 'info'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let logs = ''
+  child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    logs: () => logs,
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** A port that was free a moment ago, for a server that must come back on the same address. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as import('node:net').AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export function waitFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

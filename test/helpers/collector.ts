@@ -83,3 +83,14 @@ export async function startTestCollector(overrides: Record<string, unknown> = {}
     },
   }
 }
+
+/** Runs one query on a store no process holds (a stopped `collector serve`'s). */
+export async function queryStore<T = Record<string, unknown>>(storeUrl: string, sql: string, params?: Record<string, unknown>): Promise<T[]> {
+  const opened = await openStore(storeUrl, ['query'])
+  try {
+    const result = await opened.client('query').query({ query: sql, query_params: params, format: 'JSONEachRow' })
+    return await result.json<T>()
+  } finally {
+    await opened.close()
+  }
+}
