@@ -1,0 +1,123 @@
+/**
+ * Resident memory and CPU of `probe agent` with 100 targets every 10 s
+ * (DESIGN.md target: ≤ 80 MB RSS, ≤ 2 % of one core), delivering to a real
+ * collector. Runs the built agent (dist/), as a fleet would.
+ *
+ *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 120] [--samples 3] [--tls]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { freePort, repoRoot, runCli, startServe } from '../helpers/cli.ts'
+import { makeCertificate } from '../helpers/servers.ts'
+import { machine, sampleProcess, type ProcSample } from './lib/proc.ts'
+
+const { values } = parseArgs({
+  options: {
+    targets: { type: 'string', default: '100' },
+    interval: { type: 'string', default: '10' },
+    samples: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '120' },
+    warmup: { type: 'string', default: '20' },
+    tls: { type: 'boolean', default: false },
+    /** Extra Node flags for the agent, e.g. --node-flag=--cpu-prof to profile it. */
+    'node-flag': { type: 'string', multiple: true, default: [] },
+  },
+})
+const targets = Number(values.targets)
+const intervalS = Number(values.interval)
+const samples = Number(values.samples)
+const seconds = Number(values.seconds)
+const warmupS = Number(values.warmup)
+
+const agentBin = path.join(repoRoot, 'dist/probe/cli.js')
+if (!existsSync(agentBin)) {
+  console.error('dist/ is missing: run `npm run build` first')
+  process.exit(1)
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('\n')) resolve(out.split('\n')[0] as string)
+    })
+    child.once('exit', (code) => reject(new Error(`exited with ${code}`)))
+  })
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-agent-'))
+const children: ChildProcess[] = []
+try {
+  const edgeArgs: string[] = []
+  const env: NodeJS.ProcessEnv = { ...process.env, CATCHMENT_LOG_LEVEL: 'warn' }
+  if (values.tls) {
+    const certificate = await makeCertificate(['localhost'])
+    writeFileSync(path.join(dir, 'key.pem'), certificate.key)
+    writeFileSync(path.join(dir, 'cert.pem'), certificate.cert)
+    edgeArgs.push(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'))
+    // The agent trusts the edge the way it would trust a public CA.
+    env.NODE_EXTRA_CA_CERTS = path.join(dir, 'cert.pem')
+  }
+  const edge = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/bench/lib/edge.ts'), ...edgeArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(edge)
+  const edgePort = Number(await firstLine(edge))
+  const scheme = values.tls ? 'https' : 'http'
+
+  const store = `chdb://${dir}/data`
+  const token = (await runCli('collector', ['probe', 'add', 'bench-agent', '--store', store])).stdout.trim()
+  const collectorPort = await freePort()
+  const collector = await startServe(['--store', store, '--port', String(collectorPort)])
+
+  const config = path.join(dir, 'agent.yaml')
+  writeFileSync(
+    config,
+    stringify({
+      collector: collector.url,
+      token,
+      probe: 'bench-agent',
+      targets: Array.from({ length: targets }, (_, i) => ({
+        name: `target-${i}`,
+        url: `${scheme}://localhost:${edgePort}/t${i}`,
+        interval_s: intervalS,
+        samples,
+      })),
+    }),
+  )
+  const agent = spawn(process.execPath, [...(values['node-flag'] ?? []), agentBin, 'agent', '--config', config, '--spool', path.join(dir, 'spool')], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+  children.push(agent)
+
+  console.error(`warming up ${warmupS} s, then measuring ${seconds} s …`)
+  await new Promise((resolve) => setTimeout(resolve, warmupS * 1000))
+  const series: ProcSample[] = []
+  for (let elapsed = 0; elapsed <= seconds; elapsed++) {
+    series.push(sampleProcess(agent.pid as number))
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+  const first = series[0] as ProcSample
+  const last = series.at(-1) as ProcSample
+  const wallSeconds = (last.at - first.at) / 1000
+  const cpuPercent = ((last.cpuSeconds - first.cpuSeconds) / wallSeconds) * 100
+  const userPercent = ((last.userSeconds - first.userSeconds) / wallSeconds) * 100
+  const systemPercent = ((last.systemSeconds - first.systemSeconds) / wallSeconds) * 100
+  const rss = series.map((sample) => sample.rssBytes / 2 ** 20)
+  const measurementsPerSecond = (targets * samples) / intervalS
+
+  agent.kill('SIGTERM')
+  await new Promise((resolve) => agent.once('exit', resolve))
+  await collector.stop()
+  const [row] = await (await import('../helpers/collector.ts')).queryStore<{ c: string }>(store, 'SELECT count() AS c FROM catchment.measurements')
+
+  console.log(`agent footprint — ${machine()}`)
+  console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
+  console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(1)} MB   (target ≤ 80 MB)`)
+  console.log(`  CPU   ${cpuPercent.toFixed(2)} % of one core (user ${userPercent.toFixed(2)} %, kernel ${systemPercent.toFixed(2)} %)   (target ≤ 2 %)`)
+  console.log(`  stored ${row?.c} measurements in the collector`)
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
