@@ -7,6 +7,7 @@
 import pLimit from 'p-limit'
 import type { Logger } from 'pino'
 import type { Measurement } from '../record.ts'
+import { CollectorClient } from './collector-client.ts'
 import type { AgentConfig } from './config.ts'
 import { HeartbeatReporter } from './heartbeat.ts'
 import { RemoteSchedule } from './remote-schedule.ts'
@@ -38,9 +39,9 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
   const stats = spool.stats()
   if (stats.records > 0) logger.info({ records: stats.records, segments: stats.segments }, 'resuming spool')
 
+  const collector = new CollectorClient(config.collector, config.token)
   const sender = new Sender({
-    collector: config.collector,
-    token: config.token,
+    collector,
     spool,
     logger,
     maxWaitMs: config.batch.max_wait_s * 1000,
@@ -50,14 +51,13 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
     probe: config.probe,
     limit: pLimit(config.concurrency),
     logger,
-    async onRound(records: Measurement[]) {
+    async onRecords(records: Measurement[]) {
       await spool.append(records.map((record) => JSON.stringify(record)))
       sender.nudge()
     },
   })
   const heartbeat = new HeartbeatReporter({
-    collector: config.collector,
-    token: config.token,
+    collector,
     probe: config.probe,
     metadata: { asn: config.asn, isp: config.isp, country: config.country, city: config.city, lat: config.lat, lon: config.lon, tags: config.tags },
     spool,
@@ -71,8 +71,7 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
     scheduler.apply(config.targets)
   } else {
     remote = new RemoteSchedule({
-      collector: config.collector,
-      token: config.token,
+      collector,
       probe: config.probe,
       cacheDir: spoolDir,
       logger,
@@ -98,6 +97,7 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
         await scheduler.stop()
         await sender.stop(stopDeliveryMs)
         await heartbeat.send()
+        await collector.close()
         const left = spool.stats()
         await spool.close()
         logger.info({ spooled: left.records }, 'agent stopped')

@@ -4,14 +4,13 @@
  * quiet: the sender already reports outages, once.
  */
 import type { Logger } from 'pino'
-import { request } from 'undici'
 import type { Heartbeat, ProbeMetadata } from '../metadata.ts'
-import { userAgent, version } from '../version.ts'
+import { version } from '../version.ts'
+import type { CollectorClient } from './collector-client.ts'
 import type { Spool } from './spool.ts'
 
 export interface HeartbeatOptions {
-  collector: string
-  token: string
+  collector: CollectorClient
   probe: string
   metadata: ProbeMetadata
   spool: Spool
@@ -39,18 +38,15 @@ export class HeartbeatReporter {
   }
 
   async send(): Promise<boolean> {
-    const url = new URL(`/v1/probes/${encodeURIComponent(this.options.probe)}/heartbeat`, this.options.collector)
     try {
-      const response = await request(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json', 'user-agent': userAgent },
-        body: JSON.stringify(this.build()),
-        headersTimeout: 10_000,
-        bodyTimeout: 10_000,
-      })
-      const text = await response.body.text()
-      if (response.statusCode !== 200) this.options.logger.warn({ status: response.statusCode, body: text.slice(0, 200) }, 'heartbeat refused')
-      return response.statusCode === 200
+      const response = await this.options.collector.send(
+        'POST',
+        `/v1/probes/${encodeURIComponent(this.options.probe)}/heartbeat`,
+        JSON.stringify(this.build()),
+        { 'content-type': 'application/json' },
+      )
+      if (response.status !== 200) this.options.logger.warn({ status: response.status, body: response.text.slice(0, 200) }, 'heartbeat refused')
+      return response.status === 200
     } catch (error) {
       this.options.logger.debug({ reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message }, 'heartbeat failed')
       return false

@@ -6,13 +6,11 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { request } from 'undici'
 import { scheduleSchema, type Schedule } from '../schedule.ts'
-import { userAgent } from '../version.ts'
+import type { CollectorClient } from './collector-client.ts'
 
 export interface RemoteScheduleOptions {
-  collector: string
-  token: string
+  collector: CollectorClient
   probe: string
   cacheDir: string
   logger: Logger
@@ -31,15 +29,9 @@ export class RemoteSchedule {
   }
 
   async fetch(): Promise<Schedule> {
-    const url = new URL(`/v1/probes/${encodeURIComponent(this.options.probe)}/schedule`, this.options.collector)
-    const response = await request(url, {
-      headers: { authorization: `Bearer ${this.options.token}`, 'user-agent': userAgent },
-      headersTimeout: 15_000,
-      bodyTimeout: 15_000,
-    })
-    const body = await response.body.text()
-    if (response.statusCode !== 200) throw new Error(`collector answered ${response.statusCode}: ${body.slice(0, 200)}`)
-    return scheduleSchema.parse(JSON.parse(body))
+    const response = await this.options.collector.send('GET', `/v1/probes/${encodeURIComponent(this.options.probe)}/schedule`)
+    if (response.status !== 200) throw new Error(`collector answered ${response.status}: ${response.text.slice(0, 200)}`)
+    return scheduleSchema.parse(JSON.parse(response.text))
   }
 
   /** Fetches, caches and applies the schedule; returns it. */

@@ -9,16 +9,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { gzip as gzipCallback } from 'node:zlib'
-import { Pool } from 'undici'
 import type { Logger } from 'pino'
-import { userAgent } from '../version.ts'
+import type { CollectorClient } from './collector-client.ts'
 import type { Segment, Spool } from './spool.ts'
 
 const gzip = promisify(gzipCallback)
 
 export interface SenderOptions {
-  collector: string
-  token: string
+  collector: CollectorClient
   spool: Spool
   logger: Logger
   /** Seal and send the active segment once its oldest record has waited this long. */
@@ -26,7 +24,6 @@ export interface SenderOptions {
   /** Backoff bounds after a failure. */
   backoffBaseMs?: number
   backoffMaxMs?: number
-  requestTimeoutMs?: number
 }
 
 /** What the collector said about one batch, reduced to what the agent does next. */
@@ -57,15 +54,12 @@ export function interpret(status: number, body: CollectorAnswer, retryAfter: str
 }
 
 export class Sender {
-  private readonly pool: Pool
   private stopped = false
   private failures = 0
   private wake: (() => void) | null = null
   private loop: Promise<void> | null = null
 
-  constructor(private readonly options: SenderOptions) {
-    this.pool = new Pool(new URL(options.collector).origin, { connections: 1, keepAliveTimeout: 30_000 })
-  }
+  constructor(private readonly options: SenderOptions) {}
 
   start(): void {
     this.loop ??= this.run()
@@ -155,28 +149,18 @@ export class Sender {
 
   private async post(lines: string[]): Promise<Outcome> {
     const body = await gzip(Buffer.from(`${lines.join('\n')}\n`))
-    const response = await this.pool.request({
-      path: '/v1/measurements',
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.options.token}`,
-        'content-type': 'application/x-ndjson',
-        'content-encoding': 'gzip',
-        'user-agent': userAgent,
-      },
-      body,
-      headersTimeout: this.options.requestTimeoutMs ?? 30_000,
-      bodyTimeout: this.options.requestTimeoutMs ?? 30_000,
+    const response = await this.options.collector.send('POST', '/v1/measurements', body, {
+      'content-type': 'application/x-ndjson',
+      'content-encoding': 'gzip',
     })
-    const text = await response.body.text()
-    let parsed: CollectorAnswer = {}
+    let parsed: CollectorAnswer
     try {
-      parsed = JSON.parse(text) as CollectorAnswer
+      parsed = JSON.parse(response.text) as CollectorAnswer
     } catch {
-      parsed = { message: text.slice(0, 200) }
+      parsed = { message: response.text.slice(0, 200) }
     }
     const retryAfter = response.headers['retry-after']
-    return interpret(response.statusCode, parsed, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter)
+    return interpret(response.status, parsed, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter)
   }
 
   /**
@@ -197,6 +181,5 @@ export class Sender {
         break
       }
     }
-    await this.pool.close().catch(() => {})
   }
 }

@@ -6,7 +6,8 @@
 import dns from 'node:dns'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { Client } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Client } from '../undici-lite.ts'
 import { v7 as uuidv7 } from 'uuid'
 import { classifyError, SampleTimeoutError, statusError } from '../errors.ts'
 import type { ResponseHeaders } from '../headers.ts'
@@ -103,6 +104,51 @@ async function resolveAddress(
   return address
 }
 
+/** Thrown (internally) to stop reading once the body cap is reached: the sample is complete. */
+class BodyCapReached extends Error {}
+
+/**
+ * Sends the request and reads the answer through undici's `dispatch`: headers
+ * are timed as they are parsed and the body is counted, never buffered or
+ * streamed, since only its timing matters.
+ */
+function exchange(client: Client, url: URL, cap: number, signal: AbortSignal, hop: HopResult): Promise<{ statusCode: number }> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0
+    let received = 0
+    let controller: Dispatcher.DispatchController | null = null
+    const onAbort = () => controller?.abort(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    const settle = (error: Error | null) => {
+      signal.removeEventListener('abort', onAbort)
+      if (error && !(error instanceof BodyCapReached)) reject(error)
+      else resolve({ statusCode })
+    }
+    client.dispatch(
+      { path: `${url.pathname}${url.search}`, method: 'GET', headers: { 'user-agent': userAgent, accept: '*/*' } },
+      {
+        onRequestStart(requestController) {
+          controller = requestController
+          if (signal.aborted) requestController.abort(signal.reason as Error)
+        },
+        onResponseStart(_controller, status, headers) {
+          hop.headersAt = performance.now()
+          hop.status = statusCode = status
+          hop.headers = headers as ResponseHeaders
+          hop.location = typeof headers.location === 'string' ? headers.location : null
+        },
+        onResponseData(responseController, chunk) {
+          received += chunk.length
+          // Enough to time the transfer; stopping closes the connection.
+          if (received >= cap) responseController.abort(new BodyCapReached())
+        },
+        onResponseEnd: () => settle(null),
+        onResponseError: (_controller, error) => settle(error),
+      },
+    )
+  })
+}
+
 async function requestOnce(url: URL, options: HttpSampleOptions, signal: AbortSignal): Promise<HopResult> {
   const hop: HopResult = {
     url,
@@ -140,25 +186,7 @@ async function requestOnce(url: URL, options: HttpSampleOptions, signal: AbortSi
       bodyTimeout: 0,
       pipelining: 1,
     })
-    const response = await client.request({
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers: { 'user-agent': userAgent, accept: '*/*' },
-      signal,
-    })
-    hop.headersAt = performance.now()
-    hop.status = response.statusCode
-    hop.headers = response.headers as ResponseHeaders
-    const location = response.headers.location
-    hop.location = typeof location === 'string' ? location : null
-
-    const cap = options.maxBodyBytes ?? defaultMaxBodyBytes
-    let received = 0
-    for await (const chunk of response.body) {
-      received += (chunk as Buffer).length
-      // Enough to time the transfer; leaving early destroys the stream and socket.
-      if (received >= cap) break
-    }
+    const response = await exchange(client, url, options.maxBodyBytes ?? defaultMaxBodyBytes, signal, hop)
     hop.endAt = performance.now()
     hop.error = statusError(response.statusCode)
   } catch (error) {
@@ -166,7 +194,8 @@ async function requestOnce(url: URL, options: HttpSampleOptions, signal: AbortSi
   } finally {
     signal.removeEventListener('abort', destroySockets)
     destroySockets()
-    void client?.destroy().catch(() => {})
+    // close() when nothing is pending spares destroy()'s error object (and its stack trace) per sample.
+    void (hop.error === null || hop.status !== null ? client?.close() : client?.destroy())?.catch(() => {})
   }
   return hop
 }

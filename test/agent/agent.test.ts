@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { stringify } from 'yaml'
-import { freePort, runCli, startAgentProcess, startServe, waitFor, type ServingProcess } from '../helpers/cli.ts'
+import { freePort, killChildren, runCli, startAgentProcess, startServe, waitFor, type ServingProcess } from '../helpers/cli.ts'
 import { queryStore, tempDir } from '../helpers/collector.ts'
 import { answerWith, startServer, type TestServer } from '../helpers/servers.ts'
 
@@ -13,6 +13,10 @@ import { answerWith, startServer, type TestServer } from '../helpers/servers.ts'
  * agent crashes. The target server counts the requests it answered; each one
  * is one sample, so it is the ground truth for how many records must exist.
  */
+
+// A failed assertion must not leave a collector or agent running: the test run would never end.
+after(killChildren)
+
 describe('probe agent delivers every measurement exactly once', () => {
   const dir = tempDir('agent')
   const store = `chdb://${dir}/data`

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
 import { freePort, repoRoot, runCli, startServe } from '../helpers/cli.ts'
+import { queryStore } from '../helpers/collector.ts'
 import { makeCertificate } from '../helpers/servers.ts'
 import { machine, sampleProcess, type ProcSample } from './lib/proc.ts'
 
@@ -110,13 +111,18 @@ try {
   agent.kill('SIGTERM')
   await new Promise((resolve) => agent.once('exit', resolve))
   await collector.stop()
-  const [row] = await (await import('../helpers/collector.ts')).queryStore<{ c: string }>(store, 'SELECT count() AS c FROM catchment.measurements')
+  const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
   console.log(`agent footprint — ${machine()}`)
   console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`  CPU   ${cpuPercent.toFixed(2)} % of one core (user ${userPercent.toFixed(2)} %, kernel ${systemPercent.toFixed(2)} %)   (target ≤ 2 %)`)
-  console.log(`  stored ${row?.c} measurements in the collector`)
+  console.log(`  stored ${row?.c} measurements in the collector, ${row?.ok} of them without error`)
+  // A footprint of failing samples would flatter the agent: refuse to report it as a result.
+  if (Number(row?.ok) < 0.99 * Number(row?.c) || Number(row?.c) === 0) {
+    console.log('  INVALID RUN: samples failed, so these figures do not describe a working agent')
+    process.exitCode = 1
+  }
 } finally {
   for (const child of children) child.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { request } from 'undici'
-import { runCli, startServe } from '../helpers/cli.ts'
+import { killChildren, runCli, startServe } from '../helpers/cli.ts'
 import { ndjson, queryStore, tempDir } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
 
@@ -16,6 +16,10 @@ async function countRows(store: string, probe: string): Promise<number> {
   const [row] = await queryStore<{ c: string }>(store, 'SELECT count() AS c FROM catchment.measurements WHERE probe = {probe:String}', { probe })
   return Number(row?.c)
 }
+
+
+// A failed assertion must not leave a collector or agent running: the test run would never end.
+after(killChildren)
 
 describe('an operator runs the collector from the command line', () => {
   const dir = tempDir('cli')

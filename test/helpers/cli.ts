@@ -4,6 +4,19 @@ import { fileURLToPath } from 'node:url'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 
+/** Every long-running child a test started, so a failed assertion cannot leave one behind (and hang the run). */
+const children = new Set<import('node:child_process').ChildProcess>()
+
+export function killChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  children.clear()
+}
+
+function track(child: import('node:child_process').ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+}
+
 export interface CliResult {
   code: number | null
   stdout: string
@@ -47,6 +60,7 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise
       env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    track(child)
     let stdout = ''
     let stderr = ''
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
@@ -92,6 +106,7 @@ export function startAgentProcess(configFile: string, spoolDir: string): AgentPr
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  track(child)
   let logs = ''
   child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()))
