@@ -10,7 +10,9 @@ import type { CollectorConfig } from './config.ts'
 import type { IngestQueue } from './ingest/queue.ts'
 import type { Logger } from './logger.ts'
 import type { CollectorMetrics } from './metrics.ts'
+import type { PopLocationSync } from './analysis/pop-sync.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { analysisRoutes } from './routes/analysis.ts'
 import { heartbeatRoutes } from './routes/heartbeat.ts'
 import { measurementRoutes } from './routes/measurements.ts'
 import { scheduleRoutes } from './routes/schedule.ts'
@@ -25,6 +27,7 @@ export interface AppDependencies {
   queue: IngestQueue
   metrics: CollectorMetrics
   logger: Logger
+  pops: PopLocationSync
   /** True once shutdown has begun: readiness fails so load balancers stop sending. */
   isDraining(): boolean
 }
@@ -63,7 +66,13 @@ export function createApp(deps: AppDependencies): Hono {
   app.use('/v1/probes/*', probeAuth(deps.directory))
   app.route('/v1/probes', scheduleRoutes(config))
   app.route('/v1/probes', heartbeatRoutes(deps.store, deps.registry, deps.directory))
-  app.use('/v1/admin/*', adminAuth(config.admin_token ?? process.env.CATCHMENT_ADMIN_TOKEN))
+  const adminToken = config.admin_token ?? process.env.CATCHMENT_ADMIN_TOKEN
+  // Findings describe other people's networks: readable with the admin token when one is set.
+  const readGate = adminAuth(adminToken, { openWithoutToken: true })
+  app.use('/v1/findings', readGate)
+  app.use('/v1/catchment', readGate)
+  app.route('/v1', analysisRoutes(deps.store, deps.pops))
+  app.use('/v1/admin/*', adminAuth(adminToken))
   app.route('/v1/admin', adminRoutes(deps.registry, deps.directory))
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: `${c.req.method} ${c.req.path} is not an endpoint` }, 404))

@@ -6,6 +6,7 @@
 import { Command } from 'commander'
 import { version } from '../probe/version.ts'
 import { isUserError } from './commands/common.ts'
+import { findingsCommand } from './commands/findings.ts'
 import { probeCommand } from './commands/probe.ts'
 import { migrateCommand, schemaCommand } from './commands/schema.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -17,6 +18,7 @@ const program = new Command('collector')
   .addCommand(probeCommand())
   .addCommand(migrateCommand())
   .addCommand(schemaCommand())
+  .addCommand(findingsCommand())
 
 try {
   await program.parseAsync(process.argv)

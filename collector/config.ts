@@ -21,6 +21,22 @@ const scheduledTargetSchema = targetSchema
 
 export type ScheduledTarget = z.infer<typeof scheduledTargetSchema>
 
+/** A PoP of the operator's own anycast network, or a correction to the built-in catalog. */
+const popSchema = z
+  .object({
+    code: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be a PoP code as the header gives it'),
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+    city: z.string().max(256).optional(),
+    /** Only for this provider's codes (fly, cloudflare, …); default any. */
+    provider: z.string().optional(),
+    /** Declares the PoP for these targets: a candidate for "nearest" even if no probe reaches it yet. */
+    targets: z.array(z.string()).optional(),
+  })
+  .strict()
+
+export type PopConfig = z.infer<typeof popSchema>
+
 export const configSchema = z
   .object({
     store: z.string().default(defaultStoreUrl),
@@ -40,6 +56,7 @@ export const configSchema = z
       .strict()
       // prefault: an absent section is parsed as {}, so its own defaults apply.
       .prefault({}),
+    pops: z.array(popSchema).default([]),
     schedule: z
       .object({
         refresh_s: z.number().min(10).max(86_400).default(300),

@@ -6,6 +6,7 @@
 import { serve, type ServerType } from '@hono/node-server'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { PopLocationSync } from './analysis/pop-sync.ts'
 import { ProbeDirectory } from './auth/directory.ts'
 import { createApp } from './app.ts'
 import type { CollectorConfig } from './config.ts'
@@ -43,8 +44,14 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
       if (error) metrics.insertFailures.inc()
     },
   })
+  const pops = new PopLocationSync(store, config)
+  // Dashboards read pop_locations directly, so keep it current even when nobody asks the API.
+  const syncPops = () => pops.ensureFresh(true).catch((error: unknown) => logger.warn({ err: error }, 'PoP location sync failed'))
+  void syncPops()
+  const popTimer = setInterval(syncPops, 60_000)
+  popTimer.unref()
   let draining = false
-  const app = createApp({ config, store, registry, directory, queue, metrics, logger, isDraining: () => draining })
+  const app = createApp({ config, store, registry, directory, queue, metrics, logger, pops, isDraining: () => draining })
 
   // Plain HTTP/1.1 (no createServer option), so the server is a node:http Server.
   const server = (await new Promise<ServerType>((resolve) => {
@@ -68,6 +75,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
       await closed
       clearTimeout(forceClose)
       directory.stop()
+      clearInterval(popTimer)
       await store.close()
       logger.info('collector stopped; every acknowledged measurement is stored')
     })())

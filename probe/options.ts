@@ -40,3 +40,14 @@ export function targetUrl(value: string): URL {
   }
   return url
 }
+
+/** `LAT,LON` in decimal degrees, e.g. `52.37,4.90`. */
+export function location(value: string): { lat: number; lon: number } {
+  const match = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(value)
+  const lat = Number(match?.[1])
+  const lon = Number(match?.[2])
+  if (!match || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+    throw new InvalidArgumentError(`"${value}" is not LAT,LON in degrees (e.g. 52.37,4.90).`)
+  }
+  return { lat, lon }
+}

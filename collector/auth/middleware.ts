@@ -29,9 +29,17 @@ export function probeAuth(directory: ProbeDirectory): MiddlewareHandler<{ Variab
   }
 }
 
-export function adminAuth(adminToken: string | undefined): MiddlewareHandler {
+/**
+ * The admin token gate. Without a configured token the admin API is off
+ * (404); read-only routes may instead stay open (`openWithoutToken`), which
+ * is what a single-machine setup wants.
+ */
+export function adminAuth(adminToken: string | undefined, options: { openWithoutToken?: boolean } = {}): MiddlewareHandler {
   return async function adminAuthMiddleware(c, next) {
-    if (!adminToken) return c.json({ error: 'ADMIN_DISABLED', message: 'no admin_token is configured' }, 404)
+    if (!adminToken) {
+      if (options.openWithoutToken) return next()
+      return c.json({ error: 'ADMIN_DISABLED', message: 'no admin_token is configured' }, 404)
+    }
     const token = bearer(c.req.header('authorization'))
     if (!token || !sameSecret(token, adminToken)) return unauthorized('admin token required')
     await next()

@@ -13,6 +13,7 @@ import {
   heartbeatsTable,
   measurementsTable,
   migrationsTable,
+  popLocationsTable,
   probesTable,
   qualified,
   rollupTable,
@@ -41,6 +42,11 @@ export const migrations: readonly Migration[] = [
     version: 2,
     name: 'agent heartbeats',
     statements: (context) => createTable(context, heartbeatsTable),
+  },
+  {
+    version: 3,
+    name: 'PoP locations for distance analysis',
+    statements: (context) => createTable(context, popLocationsTable),
   },
 ]
 

@@ -183,6 +183,31 @@ export const heartbeatsTable: TableDefinition = {
   shardBy: 'cityHash64(probe)',
 }
 
+/**
+ * Where each PoP a target was seen at (or is declared to have) stands, so
+ * distances are computed inside ClickHouse, by the findings API and by
+ * Grafana alike. Filled by the collector from its PoP catalog; a code no
+ * source knows has NULL coordinates and is reported as unknown.
+ */
+export const popLocationsTable: TableDefinition = {
+  name: 'pop_locations',
+  columns: [
+    'target LowCardinality(String)',
+    'pop LowCardinality(String)',
+    'provider LowCardinality(String)',
+    'lat Nullable(Float64)',
+    'lon Nullable(Float64)',
+    'city String',
+    "source LowCardinality(String) COMMENT 'config, provider, airport, or unknown'",
+    "declared UInt8 COMMENT '1 when the config lists this PoP for the target, seen or not'",
+    "updated_at DateTime64(3, 'UTC')",
+  ],
+  engine: 'ReplacingMergeTree',
+  engineArgs: 'updated_at',
+  orderBy: '(target, pop)',
+  shardBy: 'cityHash64(target)',
+}
+
 export const migrationsTable: TableDefinition = {
   name: 'schema_migrations',
   columns: ['version UInt32', 'name String', "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"],

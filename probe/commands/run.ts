@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { csvHeader, csvRow } from '../format/csv.ts'
+import { locate, renderLocation } from '../format/location.ts'
 import { renderTable } from '../format/table.ts'
-import { nonNegativeInt, positiveInt, ipAddress, targetUrl } from '../options.ts'
+import { location, nonNegativeInt, positiveInt, ipAddress, targetUrl } from '../options.ts'
 import { popExtractor, presetNames, PopSpecError } from '../pop.ts'
 import type { Measurement } from '../record.ts'
 import { runSamples, type SampleSpec } from '../run.ts'
@@ -31,6 +32,7 @@ interface RunOptions {
   insecure?: boolean
   cacert?: string
   probe: string
+  location?: { lat: number; lon: number }
 }
 
 /** Exit status when not a single sample succeeded: scripts tell "down" from "slow". */
@@ -123,7 +125,9 @@ export async function runCommandAction(urls: URL[], options: RunOptions): Promis
   )
   progress.stop()
   if (!options.json && !options.csv) {
-    process.stdout.write(renderTable(summarise(records, specs.map((spec) => spec.target))))
+    const rows = summarise(records, specs.map((spec) => spec.target))
+    process.stdout.write(renderTable(rows))
+    if (options.location) process.stdout.write(renderLocation(await locate(rows, options.location, options.pop), options.location))
   }
   return records.some((record) => record.error === null) ? 0 : allFailedExitCode
 }
@@ -150,6 +154,7 @@ export function runCommand(): Command {
     .option('-k, --insecure', 'do not verify TLS certificates')
     .option('--cacert <file>', 'trust this CA certificate (PEM) too')
     .option('--probe <id>', 'probe id written into the records', 'local')
+    .option('--location <lat,lon>', 'where you are: adds the nearest PoP, its distance, and the geographic inflation', location)
     .addHelpText('after', examples)
     .showHelpAfterError('(add --help for usage)')
     .action(async (urls: URL[], options: RunOptions) => {

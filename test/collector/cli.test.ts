@@ -122,7 +122,7 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1m_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1m_local`[\s\S]*FROM `catchment`\.`measurements_local`/)
     assert.match(ddl, /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/catchment\/probes_local', '\{replica\}', updated_at\)/)
     const creates = ddl.match(/^CREATE /gm) ?? []
-    assert.equal(creates.length, 1 + 2 * 5 + 1, 'database, 5 tables × (local + distributed), the view')
+    assert.equal(creates.length, 1 + 2 * 6 + 1, 'database, 6 tables × (local + distributed), the view')
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

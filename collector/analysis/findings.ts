@@ -1,0 +1,230 @@
+/**
+ * Suboptimal routing, found by ClickHouse over the per-minute rollup (never
+ * by pulling raw rows into JavaScript). The method is DESIGN.md's, after
+ * Koch et al. (SIGCOMM 2021) and Calder et al. (IMC 2015):
+ *
+ *   group        ⟨target, ASN, metro⟩ (metro = the probes' city, else country)
+ *   RTT          minimum connect time over the window (a path question)
+ *   served PoP   the PoP that answered most of the group's samples
+ *   nearest PoP  the closest PoP of that target with known coordinates
+ *   GI           2·(d_served − d_nearest)/200 ms; below 4 ms it is metro noise
+ *   LI           RTT − 3·d_nearest/200 ms
+ *   peer RTT     the best RTT another ASN in the same metro gets to the target
+ *
+ * A finding is `far_pop` when GI ≥ 10 ms (high ≥ 20), else `slow_path` when
+ * LI ≥ 30 ms (high ≥ 60, severe ≥ 100). It needs ≥ `minSamples` connect
+ * samples; with fewer than 3 probes it says so (`confidence: "low"`).
+ * `first_seen` is when the condition began to hold without a break, hour by
+ * hour, within the lookback; `last_seen` the last sample behind it.
+ */
+import { haversineSql, thresholds, type Severity } from '../../probe/geo/distance.ts'
+import type { Store } from '../store/client.ts'
+import { popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+
+export interface FindingsQuery {
+  /** Start of the window the finding is judged on. */
+  since: Date
+  target?: string | undefined
+  /** Lowest severity to return (default warn). */
+  severity?: Severity | undefined
+  minSamples?: number
+  /** How far back `first_seen` may reach. */
+  lookbackHours?: number
+}
+
+export interface Finding {
+  id: string
+  kind: 'far_pop' | 'slow_path'
+  severity: Severity
+  confidence: 'normal' | 'low'
+  target: string
+  asn: number
+  isp: string
+  metro: string
+  country: string
+  served_pop: string
+  served_km: number | null
+  nearest_pop: string
+  nearest_km: number
+  gi_ms: number | null
+  li_ms: number
+  rtt_ms: number
+  rtt_p50_ms: number | null
+  peer_rtt_ms: number | null
+  peer_asn: number | null
+  samples: number
+  probes: number
+  first_seen: string
+  last_seen: string
+}
+
+export interface UnknownPop {
+  target: string
+  pop: string
+  samples: number
+}
+
+const severities: Severity[] = ['info', 'warn', 'high', 'severe']
+
+/** The SQL of the findings; `{since}`, `{lookback}`, `{min_samples}` and `{target}` are query parameters. */
+export function findingsSql(store: Pick<Store, 'database'>, options: { targetFilter: boolean }): string {
+  const rollup = qualified(store, rollupTable.name)
+  const probes = qualified(store, probesTable.name)
+  const locations = qualified(store, popLocationsTable.name)
+  const targetFilter = options.targetFilter ? 'AND target = {target:String}' : ''
+  return `
+WITH
+per_probe AS (
+  SELECT target, probe,
+    any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
+    sum(samples) AS n, sum(connect_samples) AS nc, min(connect_min) AS rtt_min,
+    topKWeighted(1)(pop, samples)[1] AS served,
+    quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50
+  FROM ${rollup}
+  WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  GROUP BY target, probe
+  HAVING nc > 0
+),
+located AS (
+  SELECT pp.*, pr.lat AS plat, pr.lon AS plon
+  FROM per_probe AS pp
+  INNER JOIN (SELECT probe, assumeNotNull(lat) AS lat, assumeNotNull(lon) AS lon FROM ${probes} FINAL WHERE lat IS NOT NULL AND lon IS NOT NULL) AS pr
+  ON pp.probe = pr.probe
+),
+groups AS (
+  SELECT target, asn, if(city != '', city, country) AS metro,
+    any(isp) AS isp, any(country) AS country_code,
+    count() AS probe_count, sum(n) AS sample_count, sum(nc) AS connect_count,
+    min(rtt_min) AS rtt, median(rtt_p50) AS rtt_median,
+    avg(plat) AS glat, avg(plon) AS glon,
+    topKWeighted(1)(served, n)[1] AS served_pop
+  FROM located
+  GROUP BY target, asn, metro
+  HAVING connect_count >= {min_samples:UInt32}
+),
+candidates AS (
+  SELECT target, groupArray(pop) AS pops, groupArray(assumeNotNull(lat)) AS lats, groupArray(assumeNotNull(lon)) AS lons
+  FROM ${locations} FINAL
+  WHERE lat IS NOT NULL AND lon IS NOT NULL
+  GROUP BY target
+),
+scored AS (
+  SELECT g.*,
+    arrayMap((la, lo) -> ${haversineSql('g.glat', 'g.glon', 'la', 'lo')}, c.lats, c.lons) AS kms,
+    arrayMin(kms) AS nearest_km,
+    c.pops[indexOf(kms, nearest_km)] AS nearest_pop,
+    indexOf(c.pops, g.served_pop) AS served_index,
+    if(served_index > 0, kms[served_index], NULL) AS served_km,
+    if(served_index > 0, greatest(0, 2 * (kms[served_index] - nearest_km) / 200), NULL) AS gi,
+    g.rtt - 3 * nearest_km / 200 AS li
+  FROM groups AS g
+  INNER JOIN candidates AS c ON g.target = c.target
+  WHERE length(c.pops) > 0
+),
+peers AS (
+  SELECT target, metro, groupArray((asn, rtt)) AS peer_list FROM groups GROUP BY target, metro
+),
+judged AS (
+  SELECT s.*,
+    arrayFilter(x -> x.1 != s.asn, p.peer_list) AS others,
+    if(empty(others), NULL, arrayMin(arrayMap(x -> x.2, others))) AS peer_rtt,
+    if(empty(others), NULL, arraySort(x -> x.2, others)[1].1) AS peer_asn,
+    multiIf(ifNull(gi, 0) >= ${thresholds.giWarnMs}, 'far_pop', li >= ${thresholds.liWarnMs}, 'slow_path', 'ok') AS kind,
+    multiIf(
+      kind = 'far_pop' AND gi >= ${thresholds.giHighMs}, 'high',
+      kind = 'far_pop', 'warn',
+      kind = 'slow_path' AND li >= ${thresholds.liSevereMs}, 'severe',
+      kind = 'slow_path' AND li >= ${thresholds.liHighMs}, 'high',
+      kind = 'slow_path', 'warn',
+      'info') AS severity
+  FROM scored AS s
+  LEFT JOIN peers AS p ON s.target = p.target AND s.metro = p.metro
+),
+hourly AS (
+  SELECT target, asn, if(city != '', city, country) AS metro, toStartOfHour(minute) AS hour,
+    topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt,
+    min(minute) AS first_minute, max(minute) AS last_minute
+  FROM ${rollup}
+  WHERE minute >= {lookback:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  GROUP BY target, asn, metro, hour
+),
+flags AS (
+  SELECT j.target AS target, j.asn AS asn, j.metro AS metro, h.hour AS hour, h.first_minute AS first_minute, h.last_minute AS last_minute,
+    if(j.kind = 'far_pop', h.hour_pop != j.served_pop, h.hour_rtt - 3 * j.nearest_km / 200 < ${thresholds.liWarnMs}) AS clean
+  FROM judged AS j
+  INNER JOIN hourly AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
+  WHERE j.kind != 'ok'
+),
+bounds AS (
+  SELECT target, asn, metro, maxIf(hour, clean) AS last_clean_hour, countIf(clean) AS clean_hours, max(last_minute) AS last_seen
+  FROM flags GROUP BY target, asn, metro
+),
+history AS (
+  SELECT f.target AS target, f.asn AS asn, f.metro AS metro,
+    -- The start of the unbroken run of bad hours that reaches the present; if the latest hour
+    -- was clean again, the finding rests on the window alone and starts with it.
+    if(countIf(NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)) > 0,
+      minIf(f.first_minute, NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)),
+      minIf(f.first_minute, f.last_minute >= {since:DateTime64(3, 'UTC')})) AS first_seen,
+    any(b.last_seen) AS last_seen
+  FROM flags AS f
+  INNER JOIN bounds AS b ON f.target = b.target AND f.asn = b.asn AND f.metro = b.metro
+  GROUP BY f.target, f.asn, f.metro
+)
+SELECT
+  lower(hex(cityHash64(j.kind, j.target, j.asn, j.metro))) AS id,
+  j.kind AS kind, j.severity AS severity,
+  if(j.probe_count >= 3, 'normal', 'low') AS confidence,
+  j.target AS target, j.asn AS asn, j.isp AS isp, j.metro AS metro, j.country_code AS country,
+  j.served_pop AS served_pop, round(j.served_km, 1) AS served_km,
+  j.nearest_pop AS nearest_pop, round(j.nearest_km, 1) AS nearest_km,
+  round(j.gi, 2) AS gi_ms, round(j.li, 2) AS li_ms,
+  round(j.rtt, 3) AS rtt_ms, round(j.rtt_median, 3) AS rtt_p50_ms,
+  round(j.peer_rtt, 3) AS peer_rtt_ms, j.peer_asn AS peer_asn,
+  j.sample_count AS samples, j.probe_count AS probes,
+  formatDateTime(h.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
+  formatDateTime(addMinutes(h.last_seen, 1), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
+FROM judged AS j
+INNER JOIN history AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
+WHERE j.kind != 'ok' AND indexOf({severities:Array(String)}, j.severity) > 0
+ORDER BY indexOf(['severe', 'high', 'warn', 'info'], j.severity), coalesce(j.gi, 0) + greatest(j.li, 0) DESC`
+}
+
+function clickhouseTime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '')
+}
+
+export async function findFindings(store: Store, query: FindingsQuery): Promise<Finding[]> {
+  const minimum = severities.indexOf(query.severity ?? 'warn')
+  const lookbackHours = query.lookbackHours ?? 24 * 7
+  const lookback = new Date(Math.min(query.since.getTime(), Date.now() - lookbackHours * 3_600_000))
+  const result = await store.client('query').query({
+    query: findingsSql(store, { targetFilter: query.target !== undefined }),
+    query_params: {
+      since: clickhouseTime(query.since),
+      lookback: clickhouseTime(lookback),
+      min_samples: query.minSamples ?? 10,
+      target: query.target ?? '',
+      severities: severities.slice(Math.max(0, minimum)),
+    },
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, prefer_column_name_to_alias: 1 },
+  })
+  return result.json<Finding>()
+}
+
+/** PoP codes the fleet saw in the window that no catalog source could place. */
+export async function unknownPops(store: Store, since: Date, target?: string): Promise<UnknownPop[]> {
+  const result = await store.client('query').query({
+    query: `SELECT r.target AS target, r.pop AS pop, sum(r.samples) AS samples
+      FROM ${qualified(store, rollupTable.name)} AS r
+      INNER JOIN (SELECT target, pop FROM ${qualified(store, popLocationsTable.name)} FINAL WHERE lat IS NULL) AS u
+      ON r.target = u.target AND r.pop = u.pop
+      WHERE r.minute >= {since:DateTime64(3, 'UTC')} ${target === undefined ? '' : 'AND r.target = {target:String}'}
+      GROUP BY r.target, r.pop ORDER BY samples DESC`,
+    query_params: { since: clickhouseTime(since), target: target ?? '' },
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, prefer_column_name_to_alias: 1 },
+  })
+  return result.json<UnknownPop>()
+}
