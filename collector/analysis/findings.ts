@@ -11,8 +11,9 @@
  *   LI           RTT − 3·d_nearest/200 ms
  *   peer RTT     the best RTT another ASN in the same metro gets to the target
  *
- * A finding is `far_pop` when GI ≥ 10 ms (high ≥ 20), else `slow_path` when
- * LI ≥ 30 ms (high ≥ 60, severe ≥ 100). It needs ≥ `minSamples` connect
+ * A finding is `far_pop` when GI ≥ 4 ms, else `slow_path` when LI ≥ 30 ms;
+ * its severity is the worse of GI's (warn ≥ 10, high ≥ 20) and LI's (warn
+ * ≥ 30, high ≥ 60, severe ≥ 100), `info` below both. It needs ≥ `minSamples` connect
  * samples; with fewer than 3 probes it says so (`confidence: "low"`).
  * `first_seen` is when the condition began to hold without a break, hour by
  * hour, within the lookback; `last_seen` the last sample behind it.
@@ -129,14 +130,11 @@ judged AS (
     arrayFilter(x -> x.1 != s.asn, p.peer_list) AS others,
     if(empty(others), NULL, arrayMin(arrayMap(x -> x.2, others))) AS peer_rtt,
     if(empty(others), NULL, arraySort(x -> x.2, others)[1].1) AS peer_asn,
-    multiIf(ifNull(gi, 0) >= ${thresholds.giWarnMs}, 'far_pop', li >= ${thresholds.liWarnMs}, 'slow_path', 'ok') AS kind,
-    multiIf(
-      kind = 'far_pop' AND gi >= ${thresholds.giHighMs}, 'high',
-      kind = 'far_pop', 'warn',
-      kind = 'slow_path' AND li >= ${thresholds.liSevereMs}, 'severe',
-      kind = 'slow_path' AND li >= ${thresholds.liHighMs}, 'high',
-      kind = 'slow_path', 'warn',
-      'info') AS severity
+    -- GI under ${thresholds.giNoiseMs} ms is metro noise; from there on the PoP is "far" (info below ${thresholds.giWarnMs} ms).
+    multiIf(ifNull(gi, 0) >= ${thresholds.giNoiseMs}, 'far_pop', li >= ${thresholds.liWarnMs}, 'slow_path', 'ok') AS kind,
+    multiIf(ifNull(gi, 0) >= ${thresholds.giHighMs}, 2, ifNull(gi, 0) >= ${thresholds.giWarnMs}, 1, 0) AS gi_rank,
+    multiIf(li >= ${thresholds.liSevereMs}, 3, li >= ${thresholds.liHighMs}, 2, li >= ${thresholds.liWarnMs}, 1, 0) AS li_rank,
+    ['info', 'warn', 'high', 'severe'][greatest(gi_rank, li_rank) + 1] AS severity
   FROM scored AS s
   LEFT JOIN peers AS p ON s.target = p.target AND s.metro = p.metro
 ),
@@ -221,7 +219,7 @@ export async function unknownPops(store: Store, since: Date, target?: string): P
       INNER JOIN (SELECT target, pop FROM ${qualified(store, popLocationsTable.name)} FINAL WHERE lat IS NULL) AS u
       ON r.target = u.target AND r.pop = u.pop
       WHERE r.minute >= {since:DateTime64(3, 'UTC')} ${target === undefined ? '' : 'AND r.target = {target:String}'}
-      GROUP BY r.target, r.pop ORDER BY samples DESC`,
+      GROUP BY r.target, r.pop ORDER BY sum(r.samples) DESC`,
     query_params: { since: clickhouseTime(since), target: target ?? '' },
     format: 'JSONEachRow',
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0, prefer_column_name_to_alias: 1 },

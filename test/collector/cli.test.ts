@@ -103,6 +103,17 @@ describe('an operator runs the collector from the command line', () => {
     assert.match(nested.stderr, /unknown key "schedule\.targets\.0\.interval"/)
   })
 
+  it('prints findings as a table, or as JSON', async () => {
+    const table = await runCli('collector', ['findings', '--since', '1h', '--store', store])
+    assert.equal(table.code, 0, table.stderr)
+    assert.match(table.stdout, /^no findings since \d{4}-/)
+    const json = await runCli('collector', ['findings', '--json', '--store', store])
+    assert.deepEqual(Object.keys(JSON.parse(json.stdout) as object), ['since', 'findings', 'unknown_pops'])
+    const bad = await runCli('collector', ['findings', '--since', 'yesterday', '--store', store])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /neither a duration/)
+  })
+
   it('says clearly when the store URL is wrong', async () => {
     const result = await runCli('collector', ['migrate', '--store', 'postgres://nope'])
     assert.equal(result.code, 1)

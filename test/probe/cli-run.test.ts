@@ -94,6 +94,16 @@ describe('probe run, as an engineer uses it from a laptop', () => {
     })
   }
 
+  it('--location adds the nearest PoP and the geographic inflation of each PoP that answered', async () => {
+    const result = await runCli('probe', ['run', '-n', '4', '-i', '0', '-c', '1', '--pop', 'fly', '--location', '52.37,4.90', url])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /answered by ams 1 km away; nearest of 35 fly PoPs: ams 1 km; GI 0\.0 ms/)
+    assert.match(result.stdout, /answered by fra 364 km away; nearest of 35 fly PoPs: ams 1 km; GI 3\.6 ms/)
+    const bad = await runCli('probe', ['run', '--location', 'Amsterdam', url])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /is not LAT,LON/)
+  })
+
   it('--help explains the phases and shows examples', async () => {
     const result = await runCli('probe', ['run', '--help'])
     assert.equal(result.code, 0)
