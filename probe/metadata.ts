@@ -23,11 +23,34 @@ export const probeMetadataSchema = z
 
 export type ProbeMetadata = z.infer<typeof probeMetadataSchema>
 
+/**
+ * What an agent says about itself: only the fields its config sets. A field
+ * it leaves out keeps what the collector has (from `probe add`), so an agent
+ * configured with just a token cannot wipe its probe's place.
+ */
+export const metadataUpdateSchema = z
+  .object({
+    asn: z.number().int().min(0).max(4_294_967_295).optional(),
+    isp: z.string().max(256).optional(),
+    country: z
+      .string()
+      .regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code')
+      .transform((value) => value.toUpperCase())
+      .optional(),
+    city: z.string().max(256).optional(),
+    lat: z.number().min(-90).max(90).nullable().optional(),
+    lon: z.number().min(-180).max(180).nullable().optional(),
+    tags: z.array(z.string().min(1).max(64)).max(64).optional(),
+  })
+  .strict()
+
+export type MetadataUpdate = z.infer<typeof metadataUpdateSchema>
+
 /** What an agent reports about itself, every heartbeat. */
 export const heartbeatSchema = z
   .object({
     version: z.string().min(1).max(64),
-    metadata: probeMetadataSchema.optional(),
+    metadata: metadataUpdateSchema.optional(),
     targets: z.number().int().min(0),
     spool_records: z.number().int().min(0),
     spool_bytes: z.number().int().min(0),

@@ -4,7 +4,7 @@
  * metadata, which the collector then joins into the probe's new rows).
  */
 import { Hono } from 'hono'
-import { heartbeatSchema, type ProbeMetadata } from '../../probe/metadata.ts'
+import { heartbeatSchema, type MetadataUpdate } from '../../probe/metadata.ts'
 import { describeIssue } from '../../probe/schedule.ts'
 import type { ProbeDirectory } from '../auth/directory.ts'
 import type { ProbeVariables } from '../auth/middleware.ts'
@@ -12,10 +12,9 @@ import type { Store } from '../store/client.ts'
 import type { ProbeRecord, ProbeRegistry } from '../store/probes.ts'
 import { heartbeatsTable, qualified } from '../store/schema.ts'
 
-function metadataChanged(record: ProbeRecord, metadata: ProbeMetadata): boolean {
-  return (Object.keys(metadata) as Array<keyof ProbeMetadata>).some(
-    (key) => JSON.stringify(record[key]) !== JSON.stringify(metadata[key]),
-  )
+/** Only the fields the agent sent are compared, and only those replace what is stored. */
+function metadataChanged(record: ProbeRecord, update: MetadataUpdate): boolean {
+  return (Object.keys(update) as Array<keyof MetadataUpdate>).some((key) => JSON.stringify(record[key]) !== JSON.stringify(update[key]))
 }
 
 export function heartbeatRoutes(store: Store, registry: ProbeRegistry, directory: ProbeDirectory): Hono<{ Variables: ProbeVariables }> {
@@ -28,7 +27,8 @@ export function heartbeatRoutes(store: Store, registry: ProbeRegistry, directory
     const heartbeat = parsed.data
 
     if (heartbeat.metadata && metadataChanged(probe, heartbeat.metadata)) {
-      directory.remember(await registry.updateMetadata(probe, heartbeat.metadata))
+      const { asn, isp, country, city, lat, lon, tags } = probe
+      directory.remember(await registry.updateMetadata(probe, { asn, isp, country, city, lat, lon, tags, ...heartbeat.metadata }))
     }
     await store.client('registry').insert({
       table: qualified(store, heartbeatsTable.name),

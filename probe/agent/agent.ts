@@ -8,7 +8,7 @@ import pLimit from 'p-limit'
 import type { Logger } from 'pino'
 import type { Measurement } from '../record.ts'
 import { CollectorClient } from './collector-client.ts'
-import type { AgentConfig } from './config.ts'
+import { configuredMetadata, type AgentConfig } from './config.ts'
 import { HeartbeatReporter } from './heartbeat.ts'
 import { RemoteSchedule } from './remote-schedule.ts'
 import { Scheduler } from './scheduler.ts'
@@ -59,7 +59,7 @@ export async function startAgent({ config, spoolDir, logger, stopDeliveryMs = 50
   const heartbeat = new HeartbeatReporter({
     collector,
     probe: config.probe,
-    metadata: { asn: config.asn, isp: config.isp, country: config.country, city: config.city, lat: config.lat, lon: config.lon, tags: config.tags },
+    metadata: configuredMetadata(config),
     spool,
     targets: () => scheduler.targetCount,
     intervalMs: config.heartbeat_s * 1000,

@@ -8,10 +8,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { probeMetadataSchema } from '../metadata.ts'
+import { metadataUpdateSchema, type MetadataUpdate } from '../metadata.ts'
 import { describeIssue, targetSchema } from '../schedule.ts'
 
-const metadataFields = probeMetadataSchema.shape
+const metadataFields = metadataUpdateSchema.shape
 
 export const agentConfigSchema = z
   .object({
@@ -85,6 +85,13 @@ export function loadAgentConfig(file: string): AgentConfig {
     throw new AgentConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
   }
   return parseAgentConfig(value, file)
+}
+
+/** The metadata fields this config sets, and only those. */
+export function configuredMetadata(config: AgentConfig): MetadataUpdate | undefined {
+  const fields = ['asn', 'isp', 'country', 'city', 'lat', 'lon', 'tags'] as const
+  const set = Object.fromEntries(fields.filter((key) => config[key] !== undefined).map((key) => [key, config[key]]))
+  return Object.keys(set).length > 0 ? (set as MetadataUpdate) : undefined
 }
 
 /** The user's state directory (XDG), one spool per probe id. */

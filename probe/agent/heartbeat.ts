@@ -4,7 +4,7 @@
  * quiet: the sender already reports outages, once.
  */
 import type { Logger } from 'pino'
-import type { Heartbeat, ProbeMetadata } from '../metadata.ts'
+import type { Heartbeat, MetadataUpdate } from '../metadata.ts'
 import { version } from '../version.ts'
 import type { CollectorClient } from './collector-client.ts'
 import type { Spool } from './spool.ts'
@@ -12,7 +12,7 @@ import type { Spool } from './spool.ts'
 export interface HeartbeatOptions {
   collector: CollectorClient
   probe: string
-  metadata: ProbeMetadata
+  metadata: MetadataUpdate | undefined
   spool: Spool
   targets(): number
   intervalMs: number
@@ -28,7 +28,7 @@ export class HeartbeatReporter {
     const stats = this.options.spool.stats()
     return {
       version,
-      metadata: this.options.metadata,
+      ...(this.options.metadata ? { metadata: this.options.metadata } : {}),
       targets: this.options.targets(),
       spool_records: stats.records,
       spool_bytes: stats.bytes,

@@ -227,6 +227,23 @@ describe('a probe streams measurements to the collector', () => {
     })
   })
 
+  it('a heartbeat stores the spool figures and updates only the metadata fields the agent sent', async () => {
+    const token = await collector.addProbe('beat-1', { asn: 1136, isp: 'KPN', city: 'Amsterdam', country: 'NL', lat: 52.37, lon: 4.9 })
+    const beat = (body: Record<string, unknown>) =>
+      request(`${collector.url}/v1/probes/beat-1/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ version: '0.1.0', targets: 3, spool_records: 10, spool_bytes: 4096, dropped_total: 7, rejected_total: 0, ...body }),
+      })
+    assert.equal((await beat({})).statusCode, 200)
+    assert.equal((await beat({ metadata: { city: 'Haarlem', lat: 52.38, lon: 4.64 } })).statusCode, 200)
+    assert.equal((await beat({ metadata: { city: 'Haarlem', typo: 1 } })).statusCode, 400)
+    const [probe] = await collector.rows<{ asn: number; isp: string; city: string }>("SELECT asn, isp, city FROM catchment.probes FINAL WHERE probe = 'beat-1'")
+    assert.deepEqual(probe, { asn: 1136, isp: 'KPN', city: 'Haarlem' }, 'fields not sent are kept')
+    const [row] = await collector.rows<{ n: string; dropped: string }>("SELECT count() AS n, max(dropped_total) AS dropped FROM catchment.probe_heartbeats WHERE probe = 'beat-1'")
+    assert.deepEqual([Number(row?.n), Number(row?.dropped)], [2, 7])
+  })
+
   it('exposes Prometheus metrics: accepted, rejected, queue depth, insert latency', async () => {
     const response = await request(`${collector.url}/metrics`)
     const text = await response.body.text()
