@@ -57,6 +57,12 @@ export function timedConnector(options: ConnectorOptions): buildConnector.connec
 
     times.connectStartAt = performance.now()
     const tcp = net.connect({ host: address, port, noDelay: true })
+    // For an IP, Node issues connect(2) (the SYN) in a nextTick queued by net.connect;
+    // a nextTick queued now runs right after it, so the handshake is timed from the SYN,
+    // not from the socket's construction (worth ~0.3 ms on a cold path).
+    process.nextTick(() => {
+      if (times.connectedAt === null) times.connectStartAt = performance.now()
+    })
     sockets.add(tcp)
     tcp.once('error', (error) => settle(error))
     tcp.once('connect', () => {
