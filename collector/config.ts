@@ -3,9 +3,8 @@
  * named rather than silently ignored, because an ignored `retention_dyas` is
  * a surprise months later.
  */
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { readConfigFile } from '../probe/config-file.ts'
 import { describeIssue, targetSchema } from '../probe/schedule.ts'
 import { defaultRetentionDays } from './store/schema.ts'
 import { defaultStoreUrl } from './store/url.ts'
@@ -80,18 +79,5 @@ export function parseConfig(value: unknown, source = 'config'): CollectorConfig 
 }
 
 export function loadConfig(file: string | undefined): CollectorConfig {
-  if (!file) return parseConfig({})
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    throw new ConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-  }
-  let value: unknown
-  try {
-    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch (error) {
-    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
-  }
-  return parseConfig(value, file)
+  return parseConfig(file ? readConfigFile(file) : {}, file)
 }

@@ -1,6 +1,7 @@
 /** `collector serve` */
 import { Command } from 'commander'
 import { nonNegativeInt } from '../../probe/options.ts'
+import { exitOnSignals } from '../../probe/shutdown.ts'
 import { createLogger } from '../logger.ts'
 import { startCollector } from '../server.ts'
 import { resolveConfig, type StoreOptions } from './common.ts'
@@ -25,17 +26,6 @@ export function serveCommand(): Command {
       const collector = await startCollector(config, logger)
       // The port on stdout, alone, so scripts and tests that pass --port 0 can find it.
       process.stdout.write(`listening on ${collector.port}\n`)
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'shutting down')
-        collector.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed')
-            process.exit(1)
-          },
-        )
-      }
-      process.once('SIGTERM', () => shutdown('SIGTERM'))
-      process.once('SIGINT', () => shutdown('SIGINT'))
+      exitOnSignals(() => collector.stop(), logger)
     })
 }

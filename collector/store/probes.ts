@@ -102,19 +102,17 @@ export class ProbeRegistry {
   }
 
   async get(probe: string): Promise<ProbeRecord | null> {
-    const result = await this.store.client('registry').query({
-      query: `SELECT * FROM ${this.table} FINAL WHERE probe = {probe:String}`,
-      query_params: { probe },
-      format: 'JSONEachRow',
-    })
-    const [row] = await result.json<ProbeRow>()
-    return row ? fromRow(row) : null
+    return this.latestWhere('probe = {value:String}', probe)
   }
 
   async bySelector(selector: string): Promise<ProbeRecord | null> {
+    return this.latestWhere('selector = {value:String}', selector)
+  }
+
+  private async latestWhere(condition: string, value: string): Promise<ProbeRecord | null> {
     const result = await this.store.client('registry').query({
-      query: `SELECT * FROM ${this.table} FINAL WHERE selector = {selector:String}`,
-      query_params: { selector },
+      query: `SELECT * FROM ${this.table} FINAL WHERE ${condition}`,
+      query_params: { value },
       format: 'JSONEachRow',
     })
     const [row] = await result.json<ProbeRow>()

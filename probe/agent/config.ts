@@ -3,11 +3,10 @@
  * is named, because an agent that silently ignores `intreval_s` measures the
  * wrong thing for months.
  */
-import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { readConfigFile } from '../config-file.ts'
 import { metadataUpdateSchema, type MetadataUpdate } from '../metadata.ts'
 import { describeIssue, targetSchema } from '../schedule.ts'
 
@@ -72,19 +71,7 @@ export function parseAgentConfig(value: unknown, source = 'config'): AgentConfig
 }
 
 export function loadAgentConfig(file: string): AgentConfig {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    throw new AgentConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-  }
-  let value: unknown
-  try {
-    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch (error) {
-    throw new AgentConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
-  }
-  return parseAgentConfig(value, file)
+  return parseAgentConfig(readConfigFile(file), file)
 }
 
 /** The metadata fields this config sets, and only those. */

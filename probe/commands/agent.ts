@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { defaultSpoolDir, loadAgentConfig } from '../agent/config.ts'
 import { startAgent } from '../agent/agent.ts'
 import { createLogger } from '../logger.ts'
+import { exitOnSignals } from '../shutdown.ts'
 
 interface AgentCommandOptions {
   config: string
@@ -37,17 +38,6 @@ Example config:
       const config = loadAgentConfig(options.config)
       const logger = createLogger('agent', options.logLevel)
       const agent = await startAgent({ config, spoolDir: options.spool ?? defaultSpoolDir(config.probe), logger })
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'stopping')
-        agent.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, 'stop failed')
-            process.exit(1)
-          },
-        )
-      }
-      process.once('SIGTERM', () => shutdown('SIGTERM'))
-      process.once('SIGINT', () => shutdown('SIGINT'))
+      exitOnSignals(() => agent.stop(), logger)
     })
 }

@@ -3,9 +3,8 @@
  * with their BGP sessions to PoPs and their routing policy, vantage points in
  * ISPs, link delays (from geography, or given), and timed events.
  */
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { readConfigFile } from '../../probe/config-file.ts'
 import { haversineKm } from '../../probe/geo/distance.ts'
 import { presetNames } from '../../probe/pop.ts'
 import { describeIssue } from '../../probe/schedule.ts'
@@ -91,14 +90,7 @@ export class TopologyError extends Error {
 }
 
 export function loadTopology(file: string): Topology {
-  let value: unknown
-  try {
-    const text = readFileSync(file, 'utf8')
-    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch (error) {
-    throw new TopologyError(`${file}: ${(error as Error).message}`)
-  }
-  const result = topologySchema.safeParse(value)
+  const result = topologySchema.safeParse(readConfigFile(file))
   if (!result.success) throw new TopologyError(describeIssue(result.error, file))
   return result.data
 }

@@ -248,6 +248,25 @@ describe('every failure is a record with a stable code', () => {
     assert.equal(record.address, null)
   })
 
+  it('-4 / -6 ask the resolver for that address family only', async () => {
+    const server = await startServer(answerWith({}))
+    try {
+      const asked: number[] = []
+      const lookup = async (_host: string, family: 0 | 4 | 6) => {
+        asked.push(family)
+        return '127.0.0.1'
+      }
+      for (const family of [0, 4, 6] as const) {
+        const record = await sample(`http://anycast.test:${server.port}/`, { lookup, family })
+        assert.equal(record.error, null)
+        assert.ok(record.dns_ms !== null)
+      }
+      assert.deepEqual(asked, [0, 4, 6])
+    } finally {
+      await server.close()
+    }
+  })
+
   it('TIMEOUT: a lookup that hangs is cut off by the deadline too', async () => {
     const record = await sample('https://slow-dns.invalid/', { lookup: () => new Promise(() => {}), timeoutMs: 200 })
     assert.equal(record.error, 'TIMEOUT')
