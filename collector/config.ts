@@ -4,8 +4,8 @@
  * a surprise months later.
  */
 import { z } from 'zod'
-import { readConfigFile } from '../probe/config-file.ts'
-import { describeIssue, targetSchema } from '../probe/schedule.ts'
+import { parseWith, readConfigFile } from '../probe/config-file.ts'
+import { targetSchema } from '../probe/schedule.ts'
 import { defaultRetentionDays } from './store/schema.ts'
 import { defaultStoreUrl } from './store/url.ts'
 
@@ -68,14 +68,8 @@ export const configSchema = z
 
 export type CollectorConfig = z.infer<typeof configSchema>
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG'
-}
-
 export function parseConfig(value: unknown, source = 'config'): CollectorConfig {
-  const result = configSchema.safeParse(value ?? {})
-  if (!result.success) throw new ConfigError(describeIssue(result.error, source))
-  return result.data
+  return parseWith(configSchema, value ?? {}, source)
 }
 
 export function loadConfig(file: string | undefined): CollectorConfig {

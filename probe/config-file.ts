@@ -1,9 +1,22 @@
-/** Reads a YAML or JSON file into a value for a schema to check; unreadable or unparsable files say so in one line. */
+/**
+ * Config files (YAML or JSON) checked against a schema. Every problem ends in
+ * one line naming the file and the key: unreadable, unparsable, a typo, a
+ * missing or a wrong value.
+ */
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
+import type { z } from 'zod'
+import { describeIssue } from './schedule.ts'
 
-export class ConfigFileError extends Error {
+export class ConfigError extends Error {
   readonly code = 'CONFIG'
+}
+
+/** Checks a value against the schema; `source` (the file) leads the message. */
+export function parseWith<Schema extends z.ZodType>(schema: Schema, value: unknown, source: string): z.output<Schema> {
+  const result = schema.safeParse(value)
+  if (!result.success) throw new ConfigError(describeIssue(result.error, source))
+  return result.data
 }
 
 export function readConfigFile(file: string): unknown {
@@ -11,12 +24,12 @@ export function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    throw new ConfigFileError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    throw new ConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
   const json = file.endsWith('.json')
   try {
     return json ? JSON.parse(text) : parseYaml(text)
   } catch (error) {
-    throw new ConfigFileError(`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
+    throw new ConfigError(`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${(error as Error).message}`)
   }
 }

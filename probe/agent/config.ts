@@ -6,9 +6,9 @@
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { readConfigFile } from '../config-file.ts'
+import { parseWith, readConfigFile } from '../config-file.ts'
 import { metadataUpdateSchema, type MetadataUpdate } from '../metadata.ts'
-import { describeIssue, targetSchema } from '../schedule.ts'
+import { targetSchema } from '../schedule.ts'
 
 const metadataFields = metadataUpdateSchema.shape
 
@@ -60,14 +60,8 @@ export const agentConfigSchema = z
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>
 
-export class AgentConfigError extends Error {
-  readonly code = 'CONFIG'
-}
-
 export function parseAgentConfig(value: unknown, source = 'config'): AgentConfig {
-  const result = agentConfigSchema.safeParse(value ?? {})
-  if (!result.success) throw new AgentConfigError(describeIssue(result.error, source))
-  return result.data
+  return parseWith(agentConfigSchema, value ?? {}, source)
 }
 
 export function loadAgentConfig(file: string): AgentConfig {

@@ -4,10 +4,9 @@
  * ISPs, link delays (from geography, or given), and timed events.
  */
 import { z } from 'zod'
-import { readConfigFile } from '../../probe/config-file.ts'
+import { parseWith, readConfigFile } from '../../probe/config-file.ts'
 import { haversineKm } from '../../probe/geo/distance.ts'
 import { presetNames } from '../../probe/pop.ts'
-import { describeIssue } from '../../probe/schedule.ts'
 
 const code = z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'a short lower-case code')
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'a short lower-case name')
@@ -90,9 +89,7 @@ export class TopologyError extends Error {
 }
 
 export function loadTopology(file: string): Topology {
-  const result = topologySchema.safeParse(readConfigFile(file))
-  if (!result.success) throw new TopologyError(describeIssue(result.error, file))
-  return result.data
+  return parseWith(topologySchema, readConfigFile(file), file)
 }
 
 /** One-way delay of an ISP–PoP link: given, or the fibre time over the inflated great circle. */
