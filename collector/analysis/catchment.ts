@@ -79,11 +79,18 @@ function clickhouseTime(date: Date): string {
 /** Minutes with one dominant PoP each, numbered into runs of the same PoP. */
 function runsCte(rollup: string, targetFilter: string): string {
   return `
-minutes AS (
-  SELECT target, probe, minute, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
-    topKWeighted(1)(pop, samples)[1] AS pop, min(connect_min) AS rtt
+per_pop AS (
+  SELECT target, probe, minute, pop, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
+    sum(samples) AS n, min(connect_min) AS rtt
   FROM ${rollup}
   WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  GROUP BY target, probe, minute, pop
+),
+-- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
+minutes AS (
+  SELECT target, probe, minute, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
+    argMax(pop, n) AS pop, argMax(rtt, n) AS rtt
+  FROM per_pop
   GROUP BY target, probe, minute
 ),
 marked AS (

@@ -75,16 +75,23 @@ export function findingsSql(store: Pick<Store, 'database'>, options: { targetFil
   const targetFilter = options.targetFilter ? 'AND target = {target:String}' : ''
   return `
 WITH
-per_probe AS (
-  SELECT target, probe,
+per_probe_pop AS (
+  SELECT target, probe, pop,
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
     sum(samples) AS n, sum(connect_samples) AS nc, min(connect_min) AS rtt_min,
-    topKWeighted(1)(pop, samples)[1] AS served,
     quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50
   FROM ${rollup}
   WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  GROUP BY target, probe, pop
+),
+-- A probe's RTT is the one to the PoP that served it, not its best over every PoP it touched.
+per_probe AS (
+  SELECT target, probe,
+    any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
+    sum(n) AS n, argMax(nc, n) AS nc, argMax(pop, n) AS served, argMax(rtt_min, n) AS rtt_min, argMax(rtt_p50, n) AS rtt_p50
+  FROM per_probe_pop
   GROUP BY target, probe
-  HAVING nc > 0
+  HAVING argMax(nc, n) > 0
 ),
 located AS (
   SELECT pp.*, pr.lat AS plat, pr.lon AS plon

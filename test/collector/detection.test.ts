@@ -169,6 +169,15 @@ describe('findings over constructed measurement sets', () => {
     assert.equal(found.find((f) => f.asn === 22)?.probes, 3)
   })
 
+  it('the RTT is the one to the PoP that served the group, not the best to any PoP it touched', async () => {
+    const pops = [...minutes(9, 'far'), 'home', 'home', 'home']
+    const rtts = pops.map((pop) => (pop === 'far' ? 40 : 1))
+    await seedProbe(collector.store, { probe: 'mixed-1', target: 'counts', asn: 23, city: 'Mixed', ...kmEast(0), pops, rtts })
+    const mixed = (await findings('counts')).find((f) => f.asn === 23)
+    assert.equal(mixed?.served_pop, 'far')
+    assert.equal(mixed?.rtt_ms, 40)
+  })
+
   it('a target with one PoP has no geographic inflation to find', async () => {
     await seedProbe(collector.store, { probe: 'solo-1', target: 'solo', asn: 30, ...kmEast(500), pops: minutes(10, 'home'), rtts: 7 })
     const found = await findings('solo')

@@ -82,7 +82,7 @@ describe('the lab', { skip, concurrency: false }, () => {
     assert.equal(probes['de-dtag-1']?.pop, 'fra')
     assert.deepEqual(Object.keys(probes['de-dtag-1']?.pops ?? {}), ['fra'], 'Frankfurt’s own ISP never moved')
     assert.equal(result.delivery.by_pop.iad, 0, 'nobody was sent across the Atlantic')
-    assert.ok(result.catchment.changes.every((change) => change.rtt_after_ms > change.rtt_before_ms), 'the next PoP is farther')
+    assert.ok(result.catchment.changes.every((change) => change.rtt_after_ms > change.rtt_before_ms), `the next PoP is farther: ${JSON.stringify(result.catchment.changes)}`)
   })
 
   it('scenario 3: the collector is killed and restarted mid-run; nothing is lost or stored twice', async () => {
