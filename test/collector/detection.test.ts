@@ -170,7 +170,7 @@ describe('findings over constructed measurement sets', () => {
   })
 
   it('the RTT is the one to the PoP that served the group, not the best to any PoP it touched', async () => {
-    const pops = [...minutes(9, 'far'), 'home', 'home', 'home']
+    const pops = [...minutes(12, 'far'), 'home', 'home', 'home']
     const rtts = pops.map((pop) => (pop === 'far' ? 40 : 1))
     await seedProbe(collector.store, { probe: 'mixed-1', target: 'counts', asn: 23, city: 'Mixed', ...kmEast(0), pops, rtts })
     const mixed = (await findings('counts')).find((f) => f.asn === 23)
