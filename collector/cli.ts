@@ -4,8 +4,8 @@
  * one line on stderr and exit 1; only our own bugs show a stack.
  */
 import { Command } from 'commander'
+import { runProgram } from '../probe/usage-error.ts'
 import { version } from '../probe/version.ts'
-import { isUserError } from './commands/common.ts'
 import { findingsCommand } from './commands/findings.ts'
 import { probeCommand } from './commands/probe.ts'
 import { migrateCommand, schemaCommand } from './commands/schema.ts'
@@ -20,10 +20,4 @@ const program = new Command('collector')
   .addCommand(schemaCommand())
   .addCommand(findingsCommand())
 
-try {
-  await program.parseAsync(process.argv)
-} catch (error) {
-  if (!isUserError(error)) throw error
-  process.stderr.write(`collector: error: ${error.message}\n`)
-  process.exitCode = 1
-}
+await runProgram(program, 'collector')

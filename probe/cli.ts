@@ -6,7 +6,7 @@
 import { Command } from 'commander'
 import { agentCommand } from './commands/agent.ts'
 import { runCommand } from './commands/run.ts'
-import { isUserError } from './usage-error.ts'
+import { runProgram } from './usage-error.ts'
 import { version } from './version.ts'
 
 // A closed pipe (`probe run --json … | head`) is the reader's choice, not an error.
@@ -22,10 +22,4 @@ const program = new Command('probe')
   .addCommand(runCommand())
   .addCommand(agentCommand())
 
-try {
-  await program.parseAsync(process.argv)
-} catch (error) {
-  if (!isUserError(error)) throw error
-  process.stderr.write(`probe: error: ${error.message}\n`)
-  process.exitCode = 1
-}
+await runProgram(program, 'probe')

@@ -1,7 +1,5 @@
-/** What every collector command shares: where the store is, and how errors end. */
+/** What every collector command shares: where the store is. */
 import { loadConfig, type CollectorConfig } from '../config.ts'
-
-export { isUserError } from '../../probe/usage-error.ts'
 
 export interface StoreOptions {
   store?: string

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { renderFindings } from '../../collector/commands/findings.ts'
-import { isUserError } from '../../probe/usage-error.ts'
+import { runProgram } from '../../probe/usage-error.ts'
 import { runDemo } from './demo.ts'
 import { down, up } from './network.ts'
 import { loadTopology } from './topology.ts'
@@ -69,10 +69,4 @@ program
     process.stdout.write('down\n')
   })
 
-try {
-  await program.parseAsync(process.argv)
-} catch (error) {
-  if (!isUserError(error)) throw error
-  process.stderr.write(`lab: error: ${error.message}\n`)
-  process.exitCode = 1
-}
+await runProgram(program, 'lab')
