@@ -13,6 +13,7 @@
  */
 import type { Store } from '../store/client.ts'
 import { qualified, rollupTable } from '../store/schema.ts'
+import { clickhouseTime } from '../store/time.ts'
 
 export interface CatchmentQuery {
   since: Date
@@ -70,10 +71,6 @@ export interface CatchmentReport {
   changes: CatchmentChange[]
   flaps: Flap[]
   path_changes: PathChange[]
-}
-
-function clickhouseTime(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '')
 }
 
 /** Minutes with one dominant PoP each, numbered into runs of the same PoP. */

@@ -21,6 +21,7 @@
 import { haversineSql, thresholds, type Severity } from '../../probe/geo/distance.ts'
 import type { Store } from '../store/client.ts'
 import { popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+import { clickhouseTime } from '../store/time.ts'
 
 export interface FindingsQuery {
   /** Start of the window the finding is judged on. */
@@ -193,10 +194,6 @@ FROM judged AS j
 INNER JOIN history AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
 WHERE j.kind != 'ok' AND indexOf({severities:Array(String)}, j.severity) > 0
 ORDER BY indexOf(['severe', 'high', 'warn', 'info'], j.severity), coalesce(j.gi, 0) + greatest(j.li, 0) DESC`
-}
-
-function clickhouseTime(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '')
 }
 
 export async function findFindings(store: Store, query: FindingsQuery): Promise<Finding[]> {

@@ -7,6 +7,7 @@ import { parseSince } from '../analysis/since.ts'
 import { openStore } from '../store/client.ts'
 import { migrate } from '../store/migrations.ts'
 import type { Severity } from '../../probe/geo/distance.ts'
+import { alignColumns } from '../../probe/format/table.ts'
 import { UsageError } from '../../probe/usage-error.ts'
 import { resolveConfig, type StoreOptions } from './common.ts'
 
@@ -84,9 +85,7 @@ export function renderFindings(answer: FindingsAnswer): string {
   const lines: string[] = []
   if (rows.length === 0) lines.push(`no findings since ${answer.since}`)
   else {
-    const all = [header, ...rows]
-    const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)))
-    for (const row of all) lines.push(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd())
+    lines.push(...alignColumns([header, ...rows]))
     if (answer.findings.some((f) => f.confidence === 'low')) lines.push('* rests on fewer than 3 probes')
   }
   for (const unknown of answer.unknown_pops) {

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { request } from 'undici'
 import { probeMetadataSchema } from '../../probe/metadata.ts'
 import { publicProbe } from '../routes/admin.ts'
+import { alignColumns } from '../../probe/format/table.ts'
 import { describeIssue } from '../../probe/schedule.ts'
 import { UsageError } from '../../probe/usage-error.ts'
 import { openStore } from '../store/client.ts'
@@ -88,8 +89,7 @@ function printProbes(probes: PublicProbe[], json: boolean): void {
   for (const p of probes) {
     rows.push([p.probe, String(p.asn || '-'), p.isp || '-', p.country || '-', p.city || '-', p.lat === null ? '-' : String(p.lat), p.lon === null ? '-' : String(p.lon), p.tags.join(',') || '-', p.revokedAt ? `revoked ${p.revokedAt}` : 'active'])
   }
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`)
+  for (const line of alignColumns(rows)) process.stdout.write(`${line}\n`)
 }
 
 export function probeCommand(): Command {

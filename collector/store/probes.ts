@@ -7,6 +7,7 @@ import type { ProbeMetadata } from '../../probe/metadata.ts'
 import { issueToken } from '../auth/tokens.ts'
 import type { Store } from './client.ts'
 import { probesTable, qualified } from './schema.ts'
+import { clickhouseTime } from './time.ts'
 
 export type { ProbeMetadata }
 
@@ -80,11 +81,6 @@ function toRow(record: ProbeRecord, updatedAt: string): ProbeRow {
   }
 }
 
-/** ClickHouse's DateTime64(3) text form, which JSONEachRow reads back without settings. */
-function nowText(): string {
-  return new Date().toISOString().replace('T', ' ').replace('Z', '')
-}
-
 export class ProbeRegistry {
   constructor(private readonly store: Store) {}
 
@@ -129,7 +125,7 @@ export class ProbeRegistry {
       throw new ProbeRegistryError(`probe "${probe}" already exists; revoke it first to issue a new token`, 'PROBE_EXISTS')
     }
     const issued = issueToken()
-    const now = nowText()
+    const now = clickhouseTime()
     const record: ProbeRecord = {
       probe,
       selector: issued.selector,
@@ -146,7 +142,7 @@ export class ProbeRegistry {
     const existing = await this.get(probe)
     if (!existing) throw new ProbeRegistryError(`no probe "${probe}"`, 'PROBE_UNKNOWN')
     if (existing.revokedAt !== null) return existing
-    const now = nowText()
+    const now = clickhouseTime()
     const revoked = { ...existing, revokedAt: now }
     await this.write(revoked, now)
     return revoked
@@ -155,7 +151,7 @@ export class ProbeRegistry {
   /** Records what the probe says about itself now; the token stays the same. */
   async updateMetadata(existing: ProbeRecord, metadata: ProbeMetadata): Promise<ProbeRecord> {
     const updated: ProbeRecord = { ...existing, ...metadata }
-    await this.write(updated, nowText())
+    await this.write(updated, clickhouseTime())
     return updated
   }
 

@@ -207,10 +207,6 @@ export class Spool {
     return this.active.records > 0 ? Date.now() - this.activeSince : 0
   }
 
-  activeRecords(): number {
-    return this.active.records
-  }
-
   /** The oldest sealed segment not already being sent, claimed for sending. */
   claimNext(): Segment | null {
     const next = this.sealed.find((segment) => !this.inFlight.has(segment.seq))

@@ -19,6 +19,17 @@ const header = ['TARGET', 'POP', 'ADDRESS', 'SAMPLES', 'SHARE', 'CONNECT MIN', '
 // Numbers read best right-aligned; names and the error list left-aligned.
 const rightAligned = new Set([3, 4, 5, 6, 7, 8, 9, 10])
 
+/** Pads every column to its widest cell, two spaces apart; `rightAligned` columns (numbers) pad on the left. */
+export function alignColumns(rows: readonly string[][], rightAligned: ReadonlySet<number> = new Set()): string[] {
+  const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)))
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  )
+}
+
 export function renderTable(rows: readonly SummaryRow[]): string {
   const cells = rows.map((row) => [
     row.target,
@@ -34,16 +45,5 @@ export function renderTable(rows: readonly SummaryRow[]): string {
     formatMs(row.totalP50),
     formatErrors(row),
   ])
-  const all = [header, ...cells]
-  const widths = header.map((_, column) => Math.max(...all.map((line) => (line[column] ?? '').length)))
-  const lines = all.map((line) =>
-    line
-      .map((cell, column) => {
-        const width = widths[column] ?? 0
-        return rightAligned.has(column) ? cell.padStart(width) : cell.padEnd(width)
-      })
-      .join('  ')
-      .trimEnd(),
-  )
-  return `${lines.join('\n')}\n(times in ms)\n`
+  return `${alignColumns([header, ...cells], rightAligned).join('\n')}\n(times in ms)\n`
 }

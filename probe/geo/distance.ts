@@ -45,8 +45,6 @@ export function latencyInflationMs(rttMs: number, nearestKm: number): number {
 
 export type Severity = 'info' | 'warn' | 'high' | 'severe'
 
-export const severityRank: Record<Severity, number> = { info: 0, warn: 1, high: 2, severe: 3 }
-
 /** Thresholds of DESIGN.md: GI below 4 ms (~400 km) is metro noise. */
 export const thresholds = {
   giNoiseMs: 4,
@@ -56,16 +54,3 @@ export const thresholds = {
   liHighMs: 60,
   liSevereMs: 100,
 } as const
-
-export function giSeverity(giMs: number): Severity {
-  if (giMs >= thresholds.giHighMs) return 'high'
-  if (giMs >= thresholds.giWarnMs) return 'warn'
-  return 'info'
-}
-
-export function liSeverity(liMs: number): Severity {
-  if (liMs >= thresholds.liSevereMs) return 'severe'
-  if (liMs >= thresholds.liHighMs) return 'high'
-  if (liMs >= thresholds.liWarnMs) return 'warn'
-  return 'info'
-}
