@@ -12,8 +12,8 @@
  * Each minute's PoP is the one that answered most of that minute's samples.
  */
 import type { Store } from '../store/client.ts'
-import { qualified, rollupTable } from '../store/schema.ts'
 import { clickhouseTime } from '../store/time.ts'
+import { analysisTables } from './tables.ts'
 
 export interface CatchmentQuery {
   since: Date
@@ -73,14 +73,30 @@ export interface CatchmentReport {
   path_changes: PathChange[]
 }
 
+/** Where the catchment SQL takes its inputs: the API binds query parameters, a Grafana panel its macros. */
+export interface CatchmentInputs {
+  /** Start of the window, a DateTime expression. */
+  since: string
+  /** Minimum run length in minutes on both sides of a change, a number expression. */
+  minRun: string
+  /** `AND …` on the rollup's columns, or ''. */
+  filter: string
+}
+
+const apiInputs = (targetFilter: boolean): CatchmentInputs => ({
+  since: "{since:DateTime64(3, 'UTC')}",
+  minRun: '{min_run:UInt32}',
+  filter: targetFilter ? 'AND target = {target:String}' : '',
+})
+
 /** Minutes with one dominant PoP each, numbered into runs of the same PoP. */
-function runsCte(rollup: string, targetFilter: string): string {
+function runsCte(rollup: string, { since, filter }: CatchmentInputs): string {
   return `
 per_pop AS (
   SELECT target, probe, minute, pop, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
     sum(samples) AS n, min(connect_min) AS rtt
   FROM ${rollup}
-  WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  WHERE minute >= ${since} AND pop != '' ${filter}
   GROUP BY target, probe, minute, pop
 ),
 -- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
@@ -106,9 +122,31 @@ runs AS (
 )`
 }
 
+/** Lasting PoP changes, for the API and the Findings dashboard alike (run with `prefer_column_name_to_alias = 1`). */
+export function catchmentChangesSql(rollup: string, inputs: CatchmentInputs): string {
+  return `
+    WITH ${runsCte(rollup, inputs)},
+    paired AS (
+      SELECT *,
+        lagInFrame(pop, 1, '') OVER w AS prev_pop,
+        lagInFrame(run_minutes, 1, 0) OVER w AS prev_minutes,
+        lagInFrame(run_rtt, 1, 0) OVER w AS prev_rtt
+      FROM runs
+      WINDOW w AS (PARTITION BY target, probe ORDER BY run ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+    SELECT target, probe, asn, isp, city, prev_pop AS from_pop, pop AS to_pop,
+      formatDateTime(run_start, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
+      prev_minutes AS from_minutes, run_minutes AS to_minutes,
+      round(prev_rtt, 3) AS rtt_before_ms, round(run_rtt, 3) AS rtt_after_ms
+    FROM paired
+    WHERE run > 0 AND prev_minutes >= ${inputs.minRun} AND run_minutes >= ${inputs.minRun}
+    ORDER BY run_start`
+}
+
 export async function catchmentReport(store: Store, query: CatchmentQuery): Promise<CatchmentReport> {
-  const rollup = qualified(store, rollupTable.name)
-  const targetFilter = query.target === undefined ? '' : 'AND target = {target:String}'
+  const rollup = analysisTables(store).minutes
+  const inputs = apiInputs(query.target !== undefined)
+  const targetFilter = inputs.filter
   const params = { since: clickhouseTime(query.since), target: query.target ?? '', min_run: query.minRunMinutes ?? 10 }
   const client = store.client('query')
   // Aliases such as `topKWeighted(…)(pop, samples)[1] AS pop` must not shadow the column in WHERE.
@@ -124,26 +162,10 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
     WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
     GROUP BY target, probe ORDER BY target, probe`)
 
-  const changes = run<CatchmentChange>(`
-    WITH ${runsCte(rollup, targetFilter)},
-    paired AS (
-      SELECT *,
-        lagInFrame(pop, 1, '') OVER w AS prev_pop,
-        lagInFrame(run_minutes, 1, 0) OVER w AS prev_minutes,
-        lagInFrame(run_rtt, 1, 0) OVER w AS prev_rtt
-      FROM runs
-      WINDOW w AS (PARTITION BY target, probe ORDER BY run ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-    )
-    SELECT target, probe, asn, isp, city, prev_pop AS from_pop, pop AS to_pop,
-      formatDateTime(run_start, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
-      prev_minutes AS from_minutes, run_minutes AS to_minutes,
-      round(prev_rtt, 3) AS rtt_before_ms, round(run_rtt, 3) AS rtt_after_ms
-    FROM paired
-    WHERE run > 0 AND prev_minutes >= {min_run:UInt32} AND run_minutes >= {min_run:UInt32}
-    ORDER BY run_start`)
+  const changes = run<CatchmentChange>(catchmentChangesSql(rollup, inputs))
 
   const flaps = run<Flap>(`
-    WITH ${runsCte(rollup, targetFilter)}
+    WITH ${runsCte(rollup, inputs)}
     SELECT target, probe, formatDateTime(toStartOfHour(minute), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
       toUInt32(sum(switched)) AS switches, arraySort(groupUniqArray(pop)) AS pops
     FROM numbered
@@ -152,7 +174,7 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
     ORDER BY hour, probe`)
 
   const pathChanges = run<PathChange>(`
-    WITH ${runsCte(rollup, targetFilter)},
+    WITH ${runsCte(rollup, inputs)},
     -- Within a run (one PoP): a minute where the 3 minutes from it on all sit clear of the 3 before it.
     windows AS (
       SELECT target, probe, run, pop, minute,

@@ -15,12 +15,14 @@
  * its severity is the worse of GI's (warn ≥ 10, high ≥ 20) and LI's (warn
  * ≥ 30, high ≥ 60, severe ≥ 100), `info` below both. It needs ≥ `minSamples` connect
  * samples; with fewer than 3 probes it says so (`confidence: "low"`).
- * `first_seen` is when the condition began to hold without a break, hour by
- * hour, within the lookback; `last_seen` the last sample behind it.
+ * `first_seen` is the start of the hour from which the condition held without a
+ * break, read from the hour rollup within the lookback (so a week of history
+ * costs a week of hours, not of minutes); `last_seen` the end of the last
+ * minute behind it.
  */
 import { haversineSql, thresholds, type Severity } from '../../probe/geo/distance.ts'
 import type { Store } from '../store/client.ts'
-import { popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+import { analysisTables, type AnalysisTables } from './tables.ts'
 import { clickhouseTime } from '../store/time.ts'
 
 export interface FindingsQuery {
@@ -68,28 +70,53 @@ export interface UnknownPop {
 
 const severities: Severity[] = ['info', 'warn', 'high', 'severe']
 
-/** The SQL of the findings; `{since}`, `{lookback}`, `{min_samples}` and `{target}` are query parameters. */
-export function findingsSql(store: Pick<Store, 'database'>, options: { targetFilter: boolean }): string {
-  const rollup = qualified(store, rollupTable.name)
-  const probes = qualified(store, probesTable.name)
-  const locations = qualified(store, popLocationsTable.name)
-  const targetFilter = options.targetFilter ? 'AND target = {target:String}' : ''
+/** Where the findings SQL takes its inputs: the API binds query parameters, a Grafana panel its macros. */
+export interface FindingsInputs {
+  /** Start of the judged window, a DateTime expression. */
+  since: string
+  /** How far back `first_seen` may reach, a DateTime expression. */
+  lookback: string
+  minSamples: string
+  /** An Array(String) expression: the severities to return. */
+  severities: string
+  /** `AND …` on the rollups' target column, or ''. */
+  targetFilter: string
+}
+
+export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
+  since: "{since:DateTime64(3, 'UTC')}",
+  lookback: "{lookback:DateTime64(3, 'UTC')}",
+  minSamples: '{min_samples:UInt32}',
+  severities: '{severities:Array(String)}',
+  targetFilter: targetFilter ? 'AND target = {target:String}' : '',
+})
+
+/**
+ * The SQL of the findings, for the API and the Findings dashboard alike. It
+ * must run with `prefer_column_name_to_alias = 1`: aliases such as `asn` would
+ * otherwise shadow the columns they are computed from.
+ */
+export function findingsSql(tables: AnalysisTables, inputs: FindingsInputs): string {
+  const { minutes: rollup, hours, probes, locations } = tables
+  const { since, lookback, minSamples, severities, targetFilter } = inputs
   return `
 WITH
 per_probe_pop AS (
   SELECT target, probe, pop,
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
     sum(samples) AS n, sum(connect_samples) AS nc, min(connect_min) AS rtt_min,
-    quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50
+    quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50,
+    max(minute) AS last_minute
   FROM ${rollup}
-  WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  WHERE minute >= ${since} AND pop != '' ${targetFilter}
   GROUP BY target, probe, pop
 ),
 -- A probe's RTT is the one to the PoP that served it, not its best over every PoP it touched.
 per_probe AS (
   SELECT target, probe,
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
-    sum(n) AS n, argMax(nc, n) AS nc, argMax(pop, n) AS served, argMax(rtt_min, n) AS rtt_min, argMax(rtt_p50, n) AS rtt_p50
+    sum(n) AS n, argMax(nc, n) AS nc, argMax(pop, n) AS served, argMax(rtt_min, n) AS rtt_min, argMax(rtt_p50, n) AS rtt_p50,
+    max(last_minute) AS last_minute
   FROM per_probe_pop
   GROUP BY target, probe
   HAVING argMax(nc, n) > 0
@@ -106,10 +133,11 @@ groups AS (
     count() AS probe_count, sum(n) AS sample_count, sum(nc) AS connect_count,
     min(rtt_min) AS rtt, median(rtt_p50) AS rtt_median,
     avg(plat) AS glat, avg(plon) AS glon,
-    topKWeighted(1)(served, n)[1] AS served_pop
+    topKWeighted(1)(served, n)[1] AS served_pop,
+    max(last_minute) AS last_minute
   FROM located
   GROUP BY target, asn, metro
-  HAVING connect_count >= {min_samples:UInt32}
+  HAVING connect_count >= ${minSamples}
 ),
 candidates AS (
   SELECT target, groupArray(pop) AS pops, groupArray(assumeNotNull(lat)) AS lats, groupArray(assumeNotNull(lon)) AS lons
@@ -147,22 +175,21 @@ judged AS (
   LEFT JOIN peers AS p ON s.target = p.target AND s.metro = p.metro
 ),
 hourly AS (
-  SELECT target, asn, if(city != '', city, country) AS metro, toStartOfHour(minute) AS hour,
-    topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt,
-    min(minute) AS first_minute, max(minute) AS last_minute
-  FROM ${rollup}
-  WHERE minute >= {lookback:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
+  SELECT target, asn, if(city != '', city, country) AS metro, hour,
+    topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt
+  FROM ${hours}
+  WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
   GROUP BY target, asn, metro, hour
 ),
 flags AS (
-  SELECT j.target AS target, j.asn AS asn, j.metro AS metro, h.hour AS hour, h.first_minute AS first_minute, h.last_minute AS last_minute,
+  SELECT j.target AS target, j.asn AS asn, j.metro AS metro, h.hour AS hour,
     if(j.kind = 'far_pop', h.hour_pop != j.served_pop, h.hour_rtt - 3 * j.nearest_km / 200 < ${thresholds.liWarnMs}) AS clean
   FROM judged AS j
   INNER JOIN hourly AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
   WHERE j.kind != 'ok'
 ),
 bounds AS (
-  SELECT target, asn, metro, maxIf(hour, clean) AS last_clean_hour, countIf(clean) AS clean_hours, max(last_minute) AS last_seen
+  SELECT target, asn, metro, maxIf(hour, clean) AS last_clean_hour, countIf(clean) AS clean_hours
   FROM flags GROUP BY target, asn, metro
 ),
 history AS (
@@ -170,9 +197,8 @@ history AS (
     -- The start of the unbroken run of bad hours that reaches the present; if the latest hour
     -- was clean again, the finding rests on the window alone and starts with it.
     if(countIf(NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)) > 0,
-      minIf(f.first_minute, NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)),
-      minIf(f.first_minute, f.last_minute >= {since:DateTime64(3, 'UTC')})) AS first_seen,
-    any(b.last_seen) AS last_seen
+      minIf(f.hour, NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)),
+      toStartOfHour(${since})) AS first_seen
   FROM flags AS f
   INNER JOIN bounds AS b ON f.target = b.target AND f.asn = b.asn AND f.metro = b.metro
   GROUP BY f.target, f.asn, f.metro
@@ -189,10 +215,10 @@ SELECT
   round(j.peer_rtt, 3) AS peer_rtt_ms, j.peer_asn AS peer_asn,
   j.sample_count AS samples, j.probe_count AS probes,
   formatDateTime(h.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
-  formatDateTime(addMinutes(h.last_seen, 1), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
+  formatDateTime(addMinutes(j.last_minute, 1), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
 FROM judged AS j
 INNER JOIN history AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
-WHERE j.kind != 'ok' AND indexOf({severities:Array(String)}, j.severity) > 0
+WHERE j.kind != 'ok' AND indexOf(${severities}, j.severity) > 0
 ORDER BY indexOf(['severe', 'high', 'warn', 'info'], j.severity), coalesce(j.gi, 0) + greatest(j.li, 0) DESC`
 }
 
@@ -201,7 +227,7 @@ export async function findFindings(store: Store, query: FindingsQuery): Promise<
   const lookbackHours = query.lookbackHours ?? 24 * 7
   const lookback = new Date(Math.min(query.since.getTime(), Date.now() - lookbackHours * 3_600_000))
   const result = await store.client('query').query({
-    query: findingsSql(store, { targetFilter: query.target !== undefined }),
+    query: findingsSql(analysisTables(store), findingsApiInputs(query.target !== undefined)),
     query_params: {
       since: clickhouseTime(query.since),
       lookback: clickhouseTime(lookback),
@@ -219,8 +245,8 @@ export async function findFindings(store: Store, query: FindingsQuery): Promise<
 export async function unknownPops(store: Store, since: Date, target?: string): Promise<UnknownPop[]> {
   const result = await store.client('query').query({
     query: `SELECT r.target AS target, r.pop AS pop, sum(r.samples) AS samples
-      FROM ${qualified(store, rollupTable.name)} AS r
-      INNER JOIN (SELECT target, pop FROM ${qualified(store, popLocationsTable.name)} FINAL WHERE lat IS NULL) AS u
+      FROM ${analysisTables(store).minutes} AS r
+      INNER JOIN (SELECT target, pop FROM ${analysisTables(store).locations} FINAL WHERE lat IS NULL) AS u
       ON r.target = u.target AND r.pop = u.pop
       WHERE r.minute >= {since:DateTime64(3, 'UTC')} ${target === undefined ? '' : 'AND r.target = {target:String}'}
       GROUP BY r.target, r.pop ORDER BY sum(r.samples) DESC`,

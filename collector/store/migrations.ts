@@ -7,14 +7,20 @@
  */
 import type { Store } from './client.ts'
 import {
+  addColumns,
   createDatabase,
   createTable,
   createView,
+  dropView,
   heartbeatsTable,
+  hourFromMinute,
+  hourlyRollupTable,
+  hourlyRollupView,
   measurementsTable,
   migrationsTable,
   popLocationsTable,
   probesTable,
+  mergeRollupSql,
   qualified,
   rollupTable,
   rollupView,
@@ -48,6 +54,25 @@ export const migrations: readonly Migration[] = [
     name: 'PoP locations for distance analysis',
     statements: (context) => createTable(context, popLocationsTable),
   },
+  {
+    version: 4,
+    name: 'connect histogram and errors by code in the rollups; hour rollup',
+    statements: (context) => {
+      const hourly = qualified(context, hourlyRollupTable.name)
+      const minutes = qualified(context, rollupTable.name)
+      return [
+        // A store from before this migration has the minute rollup without these columns; a new one has them already.
+        ...addColumns(context, rollupTable, rollupTable.columns.filter((column) => /^(connect_hist|errors_by_code|period) /.test(column))),
+        dropView(context, rollupView),
+        createView(context, rollupView),
+        ...createTable(context, hourlyRollupTable),
+        // Hours before this migration come from the minute rollup. Migrations run before the collector
+        // takes traffic, and the backfill runs only into an empty table, so a rerun cannot count twice.
+        `INSERT INTO ${hourly} ${mergeRollupSql(`${minutes} WHERE (SELECT count() FROM ${hourly}) = 0`, hourFromMinute)}`,
+        createView(context, hourlyRollupView),
+      ]
+    },
+  },
 ]
 
 /** Everything `collector schema` prints: the database, the ledger, then every migration. */
@@ -64,7 +89,8 @@ export interface MigrationReport {
   current: number
 }
 
-export async function migrate(store: Store, context: Omit<SchemaContext, 'database'>): Promise<MigrationReport> {
+/** `until` stops after that version: tests use it to build a store as an older collector left it. */
+export async function migrate(store: Store, context: Omit<SchemaContext, 'database'>, until = Infinity): Promise<MigrationReport> {
   const full: SchemaContext = { ...context, database: store.database }
   const client = store.client('registry')
   await client.command({ query: createDatabase(full) })
@@ -79,6 +105,7 @@ export async function migrate(store: Store, context: Omit<SchemaContext, 'databa
   const applied: MigrationReport['applied'] = []
   for (const migration of migrations) {
     if (migration.version <= current) continue
+    if (migration.version > until) break
     for (const statement of migration.statements(full)) await client.command({ query: statement })
     await client.insert({
       table: qualified(full, migrationsTable.name),

@@ -90,6 +90,37 @@ export const measurementsTable: TableDefinition = {
   shardBy: 'cityHash64(probe)',
 }
 
+/**
+ * Connect-time histogram buckets: key k counts samples of at most 2^(k/2) ms,
+ * so each bucket is √2 wider than the one below (0.125 ms … 32 s). Fixed
+ * bounds make buckets summable across probes, minutes and hours, which a
+ * t-digest's quantiles are not; the latency heatmap reads them.
+ */
+export const histogramBucketSql = (column: string) => `toInt8(least(30, greatest(-6, ceil(2 * log2(greatest(${column}, 0.001))))))`
+
+/** The aggregate columns both rollups share; the minute rollup sums raw rows into them, the hour rollup merges minutes. */
+const rollupAggregates = [
+  'asn SimpleAggregateFunction(any, UInt32)',
+  'isp SimpleAggregateFunction(any, LowCardinality(String))',
+  'country SimpleAggregateFunction(any, LowCardinality(String))',
+  'city SimpleAggregateFunction(any, LowCardinality(String))',
+  'samples SimpleAggregateFunction(sum, UInt64)',
+  'errors SimpleAggregateFunction(sum, UInt64)',
+  'connect_samples SimpleAggregateFunction(sum, UInt64)',
+  "connect_min SimpleAggregateFunction(min, Float64) COMMENT 'inf when no sample connected'",
+  `connect_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
+  `total_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
+]
+
+/** Added by migration 4: the heatmap's buckets and the fleet dashboard's errors by code. */
+const rollupBreakdowns = [
+  "connect_hist SimpleAggregateFunction(sumMap, Map(Int8, UInt64)) COMMENT 'bucket k counts connects of at most 2^(k/2) ms'",
+  "errors_by_code SimpleAggregateFunction(sumMap, Map(String, UInt64)) COMMENT 'failed samples per error code'",
+]
+
+/** `period` names the time bucket of either rollup, so one dashboard query reads whichever the time range calls for. */
+const periodAlias = (column: string) => `period DateTime('UTC') ALIAS ${column}`
+
 export const rollupTable: TableDefinition = {
   name: 'measurements_1m',
   columns: [
@@ -97,16 +128,9 @@ export const rollupTable: TableDefinition = {
     'target LowCardinality(String)',
     'probe LowCardinality(String)',
     "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-    'asn SimpleAggregateFunction(any, UInt32)',
-    'isp SimpleAggregateFunction(any, LowCardinality(String))',
-    'country SimpleAggregateFunction(any, LowCardinality(String))',
-    'city SimpleAggregateFunction(any, LowCardinality(String))',
-    'samples SimpleAggregateFunction(sum, UInt64)',
-    'errors SimpleAggregateFunction(sum, UInt64)',
-    'connect_samples SimpleAggregateFunction(sum, UInt64)',
-    "connect_min SimpleAggregateFunction(min, Float64) COMMENT 'inf when no sample connected'",
-    `connect_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
-    `total_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
+    ...rollupAggregates,
+    ...rollupBreakdowns,
+    periodAlias('minute'),
   ],
   engine: 'AggregatingMergeTree',
   partitionBy: 'toYYYYMM(minute)',
@@ -133,9 +157,65 @@ export const rollupView: ViewDefinition = {
   count(connect_ms) AS connect_samples,
   min(ifNull(connect_ms, inf)) AS connect_min,
   quantilesTDigestState(${rollupQuantiles})(connect_ms) AS connect_q,
-  quantilesTDigestState(${rollupQuantiles})(total_ms) AS total_q
+  quantilesTDigestState(${rollupQuantiles})(total_ms) AS total_q,
+  sumMapIf(map(${histogramBucketSql('ifNull(connect_ms, 0)')}, toUInt64(1)), connect_ms IS NOT NULL) AS connect_hist,
+  sumMapIf(map(toString(ifNull(error, '')), toUInt64(1)), error IS NOT NULL) AS errors_by_code
 FROM ${from}
 GROUP BY minute, target, probe, pop`,
+}
+
+/**
+ * The hour rollup: what a week or a month of dashboards and the findings'
+ * history read, sixty times fewer rows than the minute rollup. It is fed from
+ * the minute rollup's inserts (a cascaded view), merging their states, so
+ * ingest pays for it on already-aggregated blocks.
+ */
+export const hourlyRollupTable: TableDefinition = {
+  name: 'measurements_1h',
+  columns: [
+    "hour DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
+    'target LowCardinality(String)',
+    'probe LowCardinality(String)',
+    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
+    ...rollupAggregates,
+    ...rollupBreakdowns,
+    periodAlias('hour'),
+  ],
+  engine: 'AggregatingMergeTree',
+  partitionBy: 'toYYYYMM(hour)',
+  orderBy: '(target, hour, probe, pop)',
+  ttl: (context) => `hour + INTERVAL ${context.retentionDays * 3} DAY`,
+  shardBy: 'cityHash64(probe)',
+}
+
+/** SELECT list that merges minute rows (or hour rows) into coarser ones. */
+export const mergeRollupSql = (from: string, period: { expression: string; name: string }) => `SELECT
+  ${period.expression} AS ${period.name},
+  target,
+  probe,
+  pop,
+  any(asn) AS asn,
+  any(isp) AS isp,
+  any(country) AS country,
+  any(city) AS city,
+  sum(samples) AS samples,
+  sum(errors) AS errors,
+  sum(connect_samples) AS connect_samples,
+  min(connect_min) AS connect_min,
+  quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
+  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
+  sumMap(connect_hist) AS connect_hist,
+  sumMap(errors_by_code) AS errors_by_code
+FROM ${from}
+GROUP BY ${period.name}, target, probe, pop`
+
+export const hourFromMinute = { expression: 'toStartOfHour(minute)', name: 'hour' }
+
+export const hourlyRollupView: ViewDefinition = {
+  name: 'measurements_1h_mv',
+  to: 'measurements_1h',
+  from: 'measurements_1m',
+  select: (from) => mergeRollupSql(from, hourFromMinute),
 }
 
 export const probesTable: TableDefinition = {
@@ -251,6 +331,17 @@ export function createTable(context: SchemaContext, table: TableDefinition): str
     )
   }
   return statements
+}
+
+/** ALTER … ADD COLUMN for a table; on a cluster for its local tables and the Distributed table over them. */
+export function addColumns(context: SchemaContext, table: TableDefinition, columns: string[]): string[] {
+  const add = columns.map((column) => `ADD COLUMN IF NOT EXISTS ${column}`).join(', ')
+  const names = context.cluster ? [localName(context, table.name), table.name] : [table.name]
+  return names.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${add}`)
+}
+
+export function dropView(context: SchemaContext, view: ViewDefinition): string {
+  return `DROP VIEW IF EXISTS ${qualified(context, view.name)}${onCluster(context)}`
 }
 
 /** On a cluster the view reads and writes each shard's local tables, so rollups are built where rows land. */

@@ -132,8 +132,11 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /ReplicatedAggregatingMergeTree\('\/clickhouse\/tables\/\{shard\}\/catchment\/measurements_1m_local'/)
     assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1m_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1m_local`[\s\S]*FROM `catchment`\.`measurements_local`/)
     assert.match(ddl, /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/catchment\/probes_local', '\{replica\}', updated_at\)/)
+    assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1h_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1h_local`[\s\S]*FROM `catchment`\.`measurements_1m_local`/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     const creates = ddl.match(/^CREATE /gm) ?? []
-    assert.equal(creates.length, 1 + 2 * 6 + 1, 'database, 6 tables × (local + distributed), the view')
+    assert.equal(creates.length, 1 + 2 * 7 + 3, 'database, 7 tables × (local + distributed), the minute view (made anew by migration 4) and the hour view')
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

@@ -1,0 +1,24 @@
+/**
+ * The tables analysis reads, by name. The collector names them with their
+ * database; a Grafana dashboard leaves the database to its datasource's
+ * `defaultDatabase`, so one dashboard serves any database name.
+ */
+import type { Store } from '../store/client.ts'
+import { hourlyRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+
+export interface AnalysisTables {
+  minutes: string
+  hours: string
+  probes: string
+  locations: string
+}
+
+export function analysisTables(store?: Pick<Store, 'database'>): AnalysisTables {
+  const name = (table: string) => (store ? qualified(store, table) : table)
+  return {
+    minutes: name(rollupTable.name),
+    hours: name(hourlyRollupTable.name),
+    probes: name(probesTable.name),
+    locations: name(popLocationsTable.name),
+  }
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { toRow } from '../../collector/ingest/rows.ts'
+import { writeRows } from '../../collector/ingest/writer.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { migrate } from '../../collector/store/migrations.ts'
+import { qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
+import type { Measurement } from '../../probe/record.ts'
+import { defaultMetadata, tempDir } from '../helpers/collector.ts'
+import { makeRecord } from '../helpers/records.ts'
+
+/** Two hours and a bit of one probe: a sample every 20 s, every tenth a timeout, PoPs alternating by hour. */
+function twoHours(start: number): Measurement[] {
+  return Array.from({ length: 400 }, (_, i) => {
+    const ts = new Date(start + i * 20_000)
+    const failed = i % 10 === 0
+    return makeRecord({
+      ts: ts.toISOString(),
+      pop: ts.getUTCHours() % 2 === 0 ? 'ams' : 'fra',
+      connect_ms: failed ? null : 1 + (i % 40),
+      total_ms: failed ? null : 10 + (i % 40),
+      error: failed ? 'TIMEOUT' : null,
+      status: failed ? null : 200,
+    })
+  })
+}
+
+async function rows<T>(store: Store, sql: string): Promise<T[]> {
+  const result = await store.client('query').query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+  return result.json<T>()
+}
+
+interface Totals {
+  samples: number
+  errors: number
+  connect_samples: number
+  hist_total: number
+  timeouts: number
+  p50: number
+}
+
+const totalsSql = (table: string) => `
+  SELECT sum(samples) AS samples, sum(errors) AS errors, sum(connect_samples) AS connect_samples,
+    arraySum(mapValues(sumMap(connect_hist))) AS hist_total, sumMap(errors_by_code)['TIMEOUT'] AS timeouts,
+    quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS p50
+  FROM catchment.${table}`
+
+describe('the rollups', () => {
+  let dataDir: string
+  let store: Store
+  const start = Date.UTC(2026, 10, 20, 9, 30)
+
+  before(async () => {
+    dataDir = tempDir('rollups')
+    store = await openStore(`chdb://${dataDir}`)
+  })
+  after(async () => {
+    await store.close()
+  })
+
+  it('brings a store from before the hour rollup up to date, with its past hours backfilled', async () => {
+    // The store as a collector before migration 4 left it: no histogram, no error codes, no hour rollup.
+    await migrate(store, { retentionDays: 30 }, 3)
+    const minutes = qualified(store, rollupTable.name)
+    const client = store.client('registry')
+    await client.command({ query: `DROP VIEW ${qualified(store, rollupView.name)}` })
+    await client.command({ query: `ALTER TABLE ${minutes} DROP COLUMN period, DROP COLUMN connect_hist, DROP COLUMN errors_by_code` })
+    const oldSelect = rollupView.select(qualified(store, 'measurements')).replace(/,\n {2}sumMapIf[^\n]*connect_hist,\n {2}sumMapIf[^\n]*errors_by_code/, '')
+    await client.command({ query: `CREATE MATERIALIZED VIEW ${qualified(store, rollupView.name)} TO ${minutes} AS ${oldSelect}` })
+    await writeRows(store, twoHours(start).map((record) => toRow(record, defaultMetadata)))
+
+    const report = await migrate(store, { retentionDays: 30 })
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4])
+
+    const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
+    const [hour] = await rows<Totals>(store, totalsSql('measurements_1h'))
+    assert.equal(hour?.samples, 400, 'the hours before the migration are backfilled from the minutes')
+    assert.equal(hour?.errors, minute?.errors)
+    assert.equal(hour?.hist_total, 0, 'minutes written before the histogram existed have none')
+
+    // A second run of the migration must not count the backfill twice.
+    await store.client('registry').command({ query: `DELETE FROM catchment.schema_migrations WHERE version = 4` })
+    await migrate(store, { retentionDays: 30 })
+    const [again] = await rows<Totals>(store, totalsSql('measurements_1h'))
+    assert.equal(again?.samples, 400)
+  })
+
+  it('agree with the raw rows once new measurements arrive: counts, error codes, histogram, quantiles', async () => {
+    const later = start + 24 * 3_600_000
+    await writeRows(store, twoHours(later).map((record) => toRow(record, { ...defaultMetadata })))
+    const since = `WHERE minute >= toStartOfHour(toDateTime(${later / 1000}))`
+    const [raw] = await rows<Totals>(
+      store,
+      `SELECT count() AS samples, countIf(error IS NOT NULL) AS errors, count(connect_ms) AS connect_samples,
+        count(connect_ms) AS hist_total, countIf(error = 'TIMEOUT') AS timeouts, quantileExact(0.5)(connect_ms) AS p50
+       FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`,
+    )
+    const [minute] = await rows<Totals>(store, totalsSql('measurements_1m') + ` ${since}`)
+    const [hour] = await rows<Totals>(store, totalsSql('measurements_1h') + ` ${since.replace('minute', 'hour')}`)
+    for (const rollup of [minute, hour]) {
+      assert.equal(rollup?.samples, raw?.samples)
+      assert.equal(rollup?.errors, raw?.errors)
+      assert.equal(rollup?.timeouts, raw?.timeouts)
+      assert.equal(rollup?.connect_samples, raw?.connect_samples)
+      assert.equal(rollup?.hist_total, raw?.connect_samples, 'every connect lands in one histogram bucket')
+      assert.ok(Math.abs(Number(rollup?.p50) - Number(raw?.p50)) <= 1.5, `median ${rollup?.p50} vs ${raw?.p50}`)
+    }
+    const [hours] = await rows<{ n: number }>(store, `SELECT uniqExact(hour) AS n FROM catchment.measurements_1h ${since.replace('minute', 'hour')}`)
+    assert.equal(hours?.n, 3, '400 samples 20 s apart from 09:30 reach into a third hour')
+  })
+
+  it('puts each connect time in the bucket whose bound is the first power of √2 at or above it', async () => {
+    const [row] = await rows<{ buckets: Record<string, number> }>(
+      store,
+      `SELECT CAST(sumMap(connect_hist), 'Map(String, UInt64)') AS buckets FROM catchment.measurements_1m WHERE minute >= toDateTime(${(start + 24 * 3_600_000) / 1000})`,
+    )
+    const expected = new Map<string, number>()
+    for (const record of twoHours(start)) {
+      if (record.connect_ms === null) continue
+      const bucket = Math.min(30, Math.max(-6, Math.ceil(2 * Math.log2(record.connect_ms))))
+      expected.set(String(bucket), (expected.get(String(bucket)) ?? 0) + 1)
+    }
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(row?.buckets ?? {}).map(([key, value]) => [key, Number(value)])),
+      Object.fromEntries([...expected].sort(([a], [b]) => Number(a) - Number(b))),
+    )
+  })
+})
