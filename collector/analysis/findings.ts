@@ -81,6 +81,8 @@ export interface FindingsInputs {
   severities: string
   /** `AND …` on the rollups' target column, or ''. */
   targetFilter: string
+  /** Seconds one row of the window's rollup covers: 60 for minutes, 3600 for hours. */
+  periodSeconds: string
 }
 
 export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
@@ -89,6 +91,7 @@ export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
   minSamples: '{min_samples:UInt32}',
   severities: '{severities:Array(String)}',
   targetFilter: targetFilter ? 'AND target = {target:String}' : '',
+  periodSeconds: '60',
 })
 
 /**
@@ -98,7 +101,7 @@ export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
  */
 export function findingsSql(tables: AnalysisTables, inputs: FindingsInputs): string {
   const { minutes: rollup, hours, probes, locations } = tables
-  const { since, lookback, minSamples, severities, targetFilter } = inputs
+  const { since, lookback, minSamples, severities, targetFilter, periodSeconds } = inputs
   return `
 WITH
 per_probe_pop AS (
@@ -106,9 +109,9 @@ per_probe_pop AS (
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
     sum(samples) AS n, sum(connect_samples) AS nc, min(connect_min) AS rtt_min,
     quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50,
-    max(minute) AS last_minute
+    max(period) AS last_minute
   FROM ${rollup}
-  WHERE minute >= ${since} AND pop != '' ${targetFilter}
+  WHERE period >= ${since} AND pop != '' ${targetFilter}
   GROUP BY target, probe, pop
 ),
 -- A probe's RTT is the one to the PoP that served it, not its best over every PoP it touched.
@@ -215,7 +218,7 @@ SELECT
   round(j.peer_rtt, 3) AS peer_rtt_ms, j.peer_asn AS peer_asn,
   j.sample_count AS samples, j.probe_count AS probes,
   formatDateTime(h.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
-  formatDateTime(addMinutes(j.last_minute, 1), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
+  formatDateTime(least(now(), addSeconds(j.last_minute, ${periodSeconds})), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
 FROM judged AS j
 INNER JOIN history AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
 WHERE j.kind != 'ok' AND indexOf(${severities}, j.severity) > 0

@@ -1,0 +1,14 @@
+-- The read-only ClickHouse user Grafana connects as. Run once on the server, as an admin,
+-- with the password Grafana is given (CATCHMENT_GRAFANA_PASSWORD in its environment):
+--   sed "s/@PASSWORD@/$CATCHMENT_GRAFANA_PASSWORD/" dashboards/clickhouse/grafana-user.sql | clickhouse client --multiquery
+-- readonly = 2: no writes or DDL, but the plugin may still set per-query settings
+-- (the findings panels set prefer_column_name_to_alias). It may read every table
+-- the dashboards use and nothing else: the probes table without its token columns.
+CREATE USER IF NOT EXISTS catchment_grafana IDENTIFIED WITH sha256_password BY '@PASSWORD@'
+  SETTINGS readonly = 2, max_execution_time = 60;
+GRANT SELECT ON catchment.measurements TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1m TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1h TO catchment_grafana;
+GRANT SELECT ON catchment.probe_heartbeats TO catchment_grafana;
+GRANT SELECT ON catchment.pop_locations TO catchment_grafana;
+GRANT SELECT(probe, asn, isp, country, city, lat, lon, tags, created_at, revoked_at, updated_at) ON catchment.probes TO catchment_grafana;

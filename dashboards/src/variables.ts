@@ -1,0 +1,54 @@
+/**
+ * The variables every catchment dashboard has, and the SQL fragments that
+ * apply them. The filters use `$__conditionalAll`, so "All" costs nothing:
+ * the plugin turns the condition into `1=1` instead of an IN list of every value.
+ */
+import { customVariable, queryVariable, type Variable } from './grafana.ts'
+
+/**
+ * Ranges longer than two days read the hour rollup, shorter ones the minute
+ * rollup; `$step` is that rollup's bucket in seconds. Both are recomputed
+ * whenever the time range changes.
+ */
+const longRangeSeconds = 2 * 86_400
+const isLongRange = `\${__to:date:seconds} - \${__from:date:seconds} > ${longRangeSeconds}`
+
+export const rollupVariables: Variable[] = [
+  queryVariable({ name: 'rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h', 'measurements_1m')`, multi: false, refresh: 2, hidden: true }),
+  queryVariable({ name: 'step', sql: `SELECT if(${isLongRange}, 3600, 60)`, multi: false, refresh: 2, hidden: true }),
+]
+
+export const filterVariables: Variable[] = [
+  queryVariable({ name: 'target', label: 'Target', sql: 'SELECT DISTINCT target FROM measurements_1h WHERE $__timeFilter(hour) ORDER BY target', refresh: 2 }),
+  queryVariable({ name: 'country', label: 'Country', sql: "SELECT DISTINCT country FROM probes FINAL WHERE revoked_at IS NULL AND country != '' ORDER BY country" }),
+  queryVariable({
+    name: 'asn',
+    label: 'ASN',
+    // Two columns: the plugin takes the first as the value and the second as the label.
+    sql: "SELECT asn, concat('AS', toString(asn), ' ', any(isp)) FROM probes FINAL WHERE revoked_at IS NULL AND $__conditionalAll(country IN (${country}), $country) GROUP BY asn ORDER BY asn",
+  }),
+  queryVariable({ name: 'pop', label: 'PoP', sql: 'SELECT DISTINCT pop FROM pop_locations FINAL WHERE $__conditionalAll(target IN (${target}), $target) ORDER BY pop', refresh: 2 }),
+]
+
+export const silentAfterVariable = customVariable('silent_after', 'Silent after (minutes)', ['5', '15', '60', '1440'], '15')
+
+type Filter = 'target' | 'country' | 'asn' | 'pop'
+
+const conditions: Record<Filter, string> = {
+  target: '$__conditionalAll(target IN (${target}), $target)',
+  country: '$__conditionalAll(country IN (${country}), $country)',
+  asn: '$__conditionalAll(asn IN (${asn}), $asn)',
+  pop: '$__conditionalAll(pop IN (${pop}), $pop)',
+}
+
+/** `A AND B …` for the chosen filters, over columns of those names. */
+export function filters(names: readonly Filter[] = ['target', 'country', 'asn', 'pop']): string {
+  return names.map((name) => conditions[name]).join(' AND ')
+}
+
+/** A rollup's time bucket, never finer than the rollup itself (an hour row must not land in a 10-minute bucket). */
+export const bucket = 'toStartOfInterval(period, INTERVAL greatest($__interval_s, ${step}) second)'
+export const bucketSeconds = 'greatest($__interval_s, ${step})'
+
+/** The rows of the rollup the time range calls for, in range and filtered. */
+export const rollupRows = (names?: readonly Filter[]) => `FROM \${rollup} WHERE $__timeFilter(period) AND ${filters(names)}`

@@ -1,0 +1,322 @@
+/**
+ * The on-call's dashboards, run the way Grafana runs them: variables resolved
+ * from their own queries, every panel's SQL interpolated and macro-expanded
+ * as Grafana and the ClickHouse plugin do it, then executed on the real engine
+ * (chDB) against a seeded fleet — once over an hour (minute rollup) and once
+ * over a week (hour rollup).
+ */
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { parse as parseYaml } from 'yaml'
+import { findFindings } from '../../collector/analysis/findings.ts'
+import { PopLocationSync } from '../../collector/analysis/pop-sync.ts'
+import { toRow } from '../../collector/ingest/rows.ts'
+import { writeRows } from '../../collector/ingest/writer.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { ProbeRegistry } from '../../collector/store/probes.ts'
+import { datasourceUid } from '../../dashboards/src/grafana.ts'
+import { dashboards, jsonDir, render } from '../../dashboards/src/build.ts'
+import { startTestCollector, type TestCollector } from '../helpers/collector.ts'
+import { applyConditionalAll, grafanaInterval, interpolate, referencedVariables, type QueryContext, type VariableState } from '../helpers/grafana.ts'
+import { makeRecord } from '../helpers/records.ts'
+import { seedProbe } from '../helpers/seed.ts'
+
+interface Target {
+  refId: string
+  datasource: { type: string; uid: string }
+  rawSql: string
+  format: number
+  queryType: string
+}
+interface Panel {
+  id: number
+  type: string
+  title: string
+  datasource: { type: string; uid: string }
+  targets: Target[]
+  interval?: string
+  transformations?: Array<{ id: string; options: Record<string, unknown> }>
+}
+interface Variable {
+  name: string
+  type: string
+  datasource?: { type: string; uid: string }
+  query: string | { rawSql: string }
+  multi: boolean
+  current: { value: string | string[] }
+  options: Array<{ value: string }>
+}
+interface Dashboard {
+  uid: string
+  title: string
+  panels: Panel[]
+  templating: { list: Variable[] }
+}
+
+const dashboardsDir = path.join(jsonDir, '..')
+const files = readdirSync(jsonDir).filter((file) => file.endsWith('.json'))
+const loaded: Array<[string, Dashboard]> = files.map((file) => [file, JSON.parse(readFileSync(path.join(jsonDir, file), 'utf8')) as Dashboard])
+
+interface Result {
+  columns: Array<{ name: string; type: string }>
+  rows: unknown[][]
+}
+
+describe('the dashboards as files', () => {
+  it('are the four dashboards, exactly as their sources build them', () => {
+    assert.deepEqual(files.sort(), Object.keys(dashboards).sort())
+    for (const [file, dashboard] of Object.entries(dashboards)) {
+      assert.equal(readFileSync(path.join(jsonDir, file), 'utf8'), render(dashboard), `${file} is stale: run npm run dashboards`)
+    }
+  })
+
+  it('name only the provisioned datasource, by its uid', () => {
+    const provisioned = parseYaml(readFileSync(path.join(dashboardsDir, 'provisioning/datasources/catchment.yaml'), 'utf8')) as {
+      datasources: Array<{ uid: string; type: string; jsonData: Record<string, unknown>; secureJsonData: Record<string, unknown> }>
+    }
+    const [source] = provisioned.datasources
+    assert.equal(source?.uid, datasourceUid)
+    assert.equal(source?.type, 'grafana-clickhouse-datasource')
+    for (const key of ['host', 'port', 'protocol', 'defaultDatabase', 'username']) assert.ok(source?.jsonData[key] !== undefined, `jsonData.${key}`)
+    assert.equal(source?.jsonData.defaultDatabase, 'catchment')
+    assert.ok(source?.secureJsonData.password)
+    for (const [file, dashboard] of loaded) {
+      for (const panel of dashboard.panels) {
+        assert.equal(panel.datasource.uid, datasourceUid, `${file}: ${panel.title}`)
+        for (const target of panel.targets) assert.deepEqual(target.datasource, { type: 'grafana-clickhouse-datasource', uid: datasourceUid })
+      }
+      for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) assert.equal(variable.datasource?.uid, datasourceUid)
+    }
+  })
+
+  it('load from the path the dashboards provider names', () => {
+    const provider = parseYaml(readFileSync(path.join(dashboardsDir, 'provisioning/dashboards/catchment.yaml'), 'utf8')) as {
+      providers: Array<{ type: string; options: { path: string } }>
+    }
+    assert.equal(provider.providers[0]?.type, 'file')
+    assert.match(provider.providers[0]?.options.path ?? '', /^\/.+/)
+  })
+
+  it('use only variables they define, and have unique uids', () => {
+    const uids = new Set(loaded.map(([, dashboard]) => dashboard.uid))
+    assert.equal(uids.size, loaded.length)
+    for (const [file, dashboard] of loaded) {
+      const defined = new Set(dashboard.templating.list.map((variable) => variable.name))
+      const queries = [
+        ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => [panel.title, target.rawSql] as const)),
+        ...dashboard.templating.list.map((variable) => [variable.name, typeof variable.query === 'string' ? '' : variable.query.rawSql] as const),
+      ]
+      for (const [where, sql] of queries) {
+        for (const name of referencedVariables(sql)) assert.ok(defined.has(name), `${file}: ${where} uses $${name}, which is not defined`)
+      }
+    }
+  })
+})
+
+describe('the plugin emulation', () => {
+  const context: QueryContext = {
+    from: new Date(1704067200_000),
+    to: new Date(1704153600_000),
+    intervalSeconds: 20,
+    variables: { service: { value: ['api', 'db'], options: ['api', 'db', 'web'] }, everything: { value: ['$__all'], options: ['a', 'b'] } },
+  }
+
+  it('expands the macros to what the plugin sends', () => {
+    assert.equal(interpolate('$__timeFilter(ts)', context), 'ts >= toDateTime(1704067200) AND ts <= toDateTime(1704153600)')
+    assert.equal(interpolate('$__timeFilter_ms(ts)', context), 'ts >= fromUnixTimestamp64Milli(1704067200000) AND ts <= fromUnixTimestamp64Milli(1704153600000)')
+    assert.equal(interpolate('$__timeInterval(ts)', context), 'toStartOfInterval(toDateTime(ts), INTERVAL 20 second)')
+    assert.equal(interpolate('$__interval_s $__fromTime $__toTime', context), '20 toDateTime(1704067200) toDateTime(1704153600)')
+    assert.throws(() => interpolate('$__nope(x)', context), /no macro/)
+  })
+
+  it('keeps a conditionalAll condition for a selection and drops it for All', () => {
+    assert.equal(
+      interpolate('WHERE $__conditionalAll(s IN (${service}), $service) AND $__conditionalAll(e IN (${everything}), $everything)', context),
+      "WHERE s IN ('api','db') AND 1=1",
+    )
+    assert.equal(applyConditionalAll('$__conditionalAll(f(a, b) = 1, ${service})', context.variables), 'f(a, b) = 1')
+  })
+})
+
+describe('every panel on real ClickHouse over a seeded fleet', () => {
+  let collector: TestCollector
+  let session: Store
+  const now = Date.now()
+
+  before(async () => {
+    collector = await startTestCollector({ schedule: { targets: [{ name: 'fly-app', url: 'https://fly-app.example/', pop: 'fly' }] } })
+    const amsterdam = { city: 'Amsterdam', country: 'NL', lat: 52.37, lon: 4.9 }
+    const forty = (pop: string) => Array<string>(40).fill(pop)
+    for (let i = 0; i < 3; i++) {
+      await seedProbe(collector.store, { probe: `kpn-${i}`, target: 'fly-app', asn: 1136, isp: 'KPN', ...amsterdam, pops: forty('ams'), rtts: 2 + i })
+      await seedProbe(collector.store, { probe: `ziggo-${i}`, target: 'fly-app', asn: 33915, isp: 'Ziggo', ...amsterdam, pops: forty('mad'), rtts: 30 + i })
+    }
+    // A Frankfurt probe whose catchment moves from Amsterdam to Frankfurt halfway, and whose target sometimes fails.
+    const frankfurt = { probe: 'dtag-0', target: 'fly-app', asn: 3320, isp: 'DTAG', city: 'Frankfurt', country: 'DE', lat: 50.11, lon: 8.68 }
+    await seedProbe(collector.store, { ...frankfurt, pops: [...Array<string>(20).fill('ams'), ...Array<string>(20).fill('fra')], rtts: [...Array<number>(20).fill(12), ...Array<number>(20).fill(3)] })
+    const registry = new ProbeRegistry(collector.store)
+    const dtag = await registry.get('dtag-0')
+    const failures = ['TIMEOUT', 'TIMEOUT', 'TIMEOUT', 'ECONNREFUSED'].map((error, i) =>
+      makeRecord({ probe: 'dtag-0', target: 'fly-app', pop: null, pop_raw: null, status: null, error: error as 'TIMEOUT', connect_ms: null, tls_ms: null, ttfb_ms: null, total_ms: null, ts: new Date(now - i * 60_000).toISOString() }),
+    )
+    assert.ok(dtag)
+    await writeRows(collector.store, failures.map((record) => toRow(record, dtag)))
+    // A probe that registered, sent one heartbeat three hours ago, and went quiet.
+    await registry.add('quiet-1', { asn: 3320, isp: 'DTAG', country: 'DE', city: 'Berlin', lat: 52.52, lon: 13.4, tags: [] })
+    await collector.store.client('registry').insert({
+      table: 'catchment.probe_heartbeats',
+      values: [
+        { ts: new Date(now - 3 * 3_600_000).toISOString(), probe: 'quiet-1', version: '0.1.0', targets: 1, spool_records: 0, spool_bytes: 0, dropped_total: 0, rejected_total: 0 },
+        { ts: new Date(now - 60_000).toISOString(), probe: 'kpn-0', version: '0.1.0', targets: 1, spool_records: 12, spool_bytes: 4096, dropped_total: 0, rejected_total: 0 },
+      ],
+      format: 'JSONEachRow',
+    })
+    await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
+    // A session of its own, in the datasource's default database, as the plugin's connection is.
+    session = await openStore(collector.config.store, ['query'])
+    await session.client('query').command({ query: 'USE catchment' })
+  })
+  after(async () => {
+    await session?.close()
+    await collector?.stop()
+  })
+
+  async function run(sql: string): Promise<Result> {
+    const result = await session.client('query').query({ query: sql, format: 'JSONCompact', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+    const body = await result.json<unknown[]>()
+    return { columns: (body as unknown as { meta: Result['columns'] }).meta, rows: (body as unknown as { data: unknown[][] }).data }
+  }
+
+  /** The variables as Grafana resolves them on load: each from its query, in order; filters at All unless chosen. */
+  async function resolveVariables(dashboard: Dashboard, from: Date, to: Date, chosen: Record<string, string[]> = {}): Promise<QueryContext['variables']> {
+    const variables: Record<string, VariableState> = {}
+    for (const variable of dashboard.templating.list) {
+      if (variable.type === 'custom') {
+        variables[variable.name] = { value: variable.current.value, options: variable.options.map((option) => option.value) }
+        continue
+      }
+      const sql = typeof variable.query === 'string' ? variable.query : variable.query.rawSql
+      const result = await run(interpolate(sql, { from, to, intervalSeconds: 60, variables }))
+      const values = result.rows.map((row) => String(row[0]))
+      variables[variable.name] = variable.multi ? { value: chosen[variable.name] ?? ['$__all'], options: values } : { value: values[0] ?? '' }
+    }
+    return variables
+  }
+
+  async function runPanel(dashboard: Dashboard, panel: Panel, from: Date, to: Date, variables: QueryContext['variables']): Promise<Result> {
+    const minimum = panel.interval === '1m' ? 60 : 1
+    const sql = interpolate(panel.targets[0]?.rawSql ?? '', { from, to, intervalSeconds: grafanaInterval(from, to, minimum), variables })
+    try {
+      return await run(sql)
+    } catch (error) {
+      throw new Error(`${dashboard.title} / ${panel.title}: ${(error as Error).message}\n${sql}`)
+    }
+  }
+
+  /** The shape each panel type needs from its query. */
+  function assertShape(dashboard: Dashboard, panel: Panel, result: Result): void {
+    const where = `${dashboard.title} / ${panel.title}`
+    const names = result.columns.map((column) => column.name)
+    const target = panel.targets[0] as Target
+    if (target.format === 0) {
+      assert.equal(names[0], 'time', `${where}: a time series starts with its time column`)
+      assert.match(result.columns[0]?.type ?? '', /^DateTime/, `${where}: time is a DateTime`)
+      const times = result.rows.map((row) => Date.parse(`${String(row[0])}Z`))
+      assert.deepEqual(times, [...times].sort((a, b) => a - b), `${where}: rows are in time order`)
+      assert.ok(result.columns.slice(1).some((column) => /Int|Float|Decimal/.test(column.type)), `${where}: at least one numeric value column`)
+    }
+    if (panel.type === 'geomap') {
+      for (const column of ['latitude', 'longitude']) assert.match(result.columns.find((c) => c.name === column)?.type ?? '', /Float/, `${where}: ${column}`)
+    }
+    const organize = panel.transformations?.find((transformation) => transformation.id === 'organize')
+    if (organize) assert.deepEqual(names, Object.keys(organize.options.indexByName as object), `${where}: the table's columns`)
+    const matrix = panel.transformations?.find((transformation) => transformation.id === 'groupingToMatrix')
+    if (matrix) for (const key of ['rowField', 'columnField', 'valueField']) assert.ok(names.includes(matrix.options[key] as string), `${where}: ${key}`)
+    const partition = panel.transformations?.find((transformation) => transformation.id === 'partitionByValues')
+    if (partition) for (const field of partition.options.fields as string[]) assert.ok(names.includes(field), `${where}: partitioned by ${field}`)
+  }
+
+  const ranges = [
+    { name: 'the last hour (minute rollup)', hours: 1, rollup: 'measurements_1m' },
+    { name: 'the last week (hour rollup)', hours: 24 * 7, rollup: 'measurements_1h' },
+  ]
+  const results = new Map<string, Result>()
+
+  for (const range of ranges) {
+    it(`runs every panel over ${range.name} and returns the shape it needs`, async () => {
+      const to = new Date(now + 60_000)
+      const from = new Date(now - range.hours * 3_600_000)
+      for (const [, dashboard] of loaded) {
+        const variables = await resolveVariables(dashboard, from, to)
+        assert.equal(variables.rollup?.value, range.rollup)
+        assert.ok((variables.target?.options ?? []).includes('fly-app'))
+        for (const panel of dashboard.panels) {
+          const result = await runPanel(dashboard, panel, from, to, variables)
+          assertShape(dashboard, panel, result)
+          assert.ok(result.rows.length > 0, `${dashboard.title} / ${panel.title}: no rows over seeded data`)
+          results.set(`${range.rollup}:${dashboard.uid}:${panel.title}`, result)
+        }
+      }
+    })
+  }
+
+  const column = (result: Result | undefined, name: string) => {
+    const index = result?.columns.findIndex((c) => c.name === name) ?? -1
+    assert.ok(index >= 0, `no column ${name}`)
+    return (result?.rows ?? []).map((row) => row[index])
+  }
+
+  it('shows Ziggo served from Madrid on the map, KPN from Amsterdam, and the split Frankfurt probe', () => {
+    const map = results.get('measurements_1m:catchment-overview:Vantage points by the PoP that serves them')
+    const served = new Map(column(map, 'probe_name').map((probe, i) => [probe, column(map, 'served_pop')[i]]))
+    assert.equal(served.get('ziggo-0'), 'mad')
+    assert.equal(served.get('kpn-2'), 'ams')
+    const matrix = results.get('measurements_1m:catchment-overview:Networks × PoPs: share of samples (%)')
+    const dtag = column(matrix, 'network').flatMap((network, i) => (String(network).includes('AS3320') ? [Number(column(matrix, 'share_pct')[i])] : []))
+    assert.deepEqual(dtag.sort(), [50, 50], 'half its samples each from ams and fra')
+  })
+
+  it('lists the same findings as the API', async () => {
+    const from = new Date(now - 3_600_000)
+    const api = await findFindings(collector.store, { since: from, minSamples: 10 })
+    const panel = results.get('measurements_1m:catchment-findings:Current findings')
+    assert.deepEqual(column(panel, 'id'), api.map((finding) => finding.id))
+    assert.deepEqual(column(panel, 'gi_ms'), api.map((finding) => finding.gi_ms))
+    assert.ok(api.some((finding) => finding.asn === 33915 && finding.served_pop === 'mad'))
+  })
+
+  it('shows the Frankfurt probe moving from ams to fra, errors by code, and the silent probe', () => {
+    const changes = results.get('measurements_1m:catchment-findings:Catchment changes')
+    assert.deepEqual([column(changes, 'probe')[0], column(changes, 'from_pop')[0], column(changes, 'to_pop')[0]], ['dtag-0', 'ams', 'fra'])
+    const errors = results.get('measurements_1m:catchment-fleet:Error rate by code')
+    assert.deepEqual([...new Set(column(errors, 'code'))].sort(), ['ECONNREFUSED', 'TIMEOUT'])
+    const silent = results.get('measurements_1m:catchment-fleet:Silent probes')
+    assert.deepEqual(column(silent, 'probe_name'), ['quiet-1'])
+    assert.ok(Number(column(silent, 'silent_minutes')[0]) >= 179)
+    const backlog = results.get('measurements_1m:catchment-fleet:Spool backlog')
+    assert.deepEqual([...new Set(column(backlog, 'probe_name'))], ['kpn-0'])
+  })
+
+  it('counts every sample once in the rate and the heatmap, in either rollup', () => {
+    const stored = 7 * 40 + 4
+    for (const rollup of ['measurements_1m', 'measurements_1h']) {
+      const rate = results.get(`${rollup}:catchment-fleet:Measurements per second`)
+      const interval = rollup === 'measurements_1m' ? 60 : 3600
+      const samples = column(rate, 'measurements_per_s').reduce<number>((sum, value) => sum + Number(value) * interval, 0)
+      assert.ok(Math.abs(samples - stored) < 1e-6, `${rollup}: ${samples} samples`)
+      const heatmap = results.get(`${rollup}:catchment-latency:Connect time distribution`)
+      assert.equal(column(heatmap, 'connects').reduce<number>((sum, value) => sum + Number(value), 0), 7 * 40, `${rollup}: every connect in one bucket`)
+    }
+  })
+
+  it('narrows every panel to a chosen network', async () => {
+    const [, catchment] = loaded.find(([, dashboard]) => dashboard.uid === 'catchment-overview') as [string, Dashboard]
+    const to = new Date(now + 60_000)
+    const from = new Date(now - 3_600_000)
+    const variables = await resolveVariables(catchment, from, to, { asn: ['33915'], target: ['fly-app'] })
+    const map = await runPanel(catchment, catchment.panels[0] as Panel, from, to, variables)
+    assert.deepEqual(column(map, 'probe_name').sort(), ['ziggo-0', 'ziggo-1', 'ziggo-2'])
+  })
+})
