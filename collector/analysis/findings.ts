@@ -148,6 +148,11 @@ candidates AS (
   WHERE lat IS NOT NULL AND lon IS NOT NULL
   GROUP BY target
 ),
+-- Each CTE is read once: ClickHouse inlines a CTE wherever it is named, so a second
+-- reference would compute it (and everything under it) again.
+peered AS (
+  SELECT *, groupArray((asn, rtt)) OVER (PARTITION BY target, metro) AS peer_list FROM groups
+),
 scored AS (
   SELECT g.*,
     arrayMap((la, lo) -> ${haversineSql('g.glat', 'g.glon', 'la', 'lo')}, c.lats, c.lons) AS kms,
@@ -157,54 +162,41 @@ scored AS (
     if(served_index > 0, kms[served_index], NULL) AS served_km,
     if(served_index > 0, greatest(0, 2 * (kms[served_index] - nearest_km) / 200), NULL) AS gi,
     g.rtt - 3 * nearest_km / 200 AS li
-  FROM groups AS g
+  FROM peered AS g
   INNER JOIN candidates AS c ON g.target = c.target
   WHERE length(c.pops) > 0
 ),
-peers AS (
-  SELECT target, metro, groupArray((asn, rtt)) AS peer_list FROM groups GROUP BY target, metro
+hourly AS (
+  SELECT target, asn, metro, groupArray(hour) AS hours, groupArray(hour_pop) AS hour_pops, groupArray(hour_rtt) AS hour_rtts
+  FROM (
+    SELECT target, asn, if(city != '', city, country) AS metro, hour,
+      topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt
+    FROM ${hours}
+    WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
+    GROUP BY target, asn, metro, hour
+  )
+  GROUP BY target, asn, metro
 ),
 judged AS (
   SELECT s.*,
-    arrayFilter(x -> x.1 != s.asn, p.peer_list) AS others,
+    arrayFilter(x -> x.1 != s.asn, s.peer_list) AS others,
     if(empty(others), NULL, arrayMin(arrayMap(x -> x.2, others))) AS peer_rtt,
     if(empty(others), NULL, arraySort(x -> x.2, others)[1].1) AS peer_asn,
     -- GI under ${thresholds.giNoiseMs} ms is metro noise; from there on the PoP is "far" (info below ${thresholds.giWarnMs} ms).
     multiIf(ifNull(gi, 0) >= ${thresholds.giNoiseMs}, 'far_pop', li >= ${thresholds.liWarnMs}, 'slow_path', 'ok') AS kind,
     multiIf(ifNull(gi, 0) >= ${thresholds.giHighMs}, 2, ifNull(gi, 0) >= ${thresholds.giWarnMs}, 1, 0) AS gi_rank,
     multiIf(li >= ${thresholds.liSevereMs}, 3, li >= ${thresholds.liHighMs}, 2, li >= ${thresholds.liWarnMs}, 1, 0) AS li_rank,
-    ['info', 'warn', 'high', 'severe'][greatest(gi_rank, li_rank) + 1] AS severity
-  FROM scored AS s
-  LEFT JOIN peers AS p ON s.target = p.target AND s.metro = p.metro
-),
-hourly AS (
-  SELECT target, asn, if(city != '', city, country) AS metro, hour,
-    topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt
-  FROM ${hours}
-  WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
-  GROUP BY target, asn, metro, hour
-),
-flags AS (
-  SELECT j.target AS target, j.asn AS asn, j.metro AS metro, h.hour AS hour,
-    if(j.kind = 'far_pop', h.hour_pop != j.served_pop, h.hour_rtt - 3 * j.nearest_km / 200 < ${thresholds.liWarnMs}) AS clean
-  FROM judged AS j
-  INNER JOIN hourly AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
-  WHERE j.kind != 'ok'
-),
-bounds AS (
-  SELECT target, asn, metro, maxIf(hour, clean) AS last_clean_hour, countIf(clean) AS clean_hours
-  FROM flags GROUP BY target, asn, metro
-),
-history AS (
-  SELECT f.target AS target, f.asn AS asn, f.metro AS metro,
+    ['info', 'warn', 'high', 'severe'][greatest(gi_rank, li_rank) + 1] AS severity,
+    -- An hour is clean when the condition did not hold in it: another PoP served, or the RTT was fine.
+    arrayMap((pop_of_hour, rtt_of_hour) -> if(kind = 'far_pop', pop_of_hour != s.served_pop, rtt_of_hour - 3 * s.nearest_km / 200 < ${thresholds.liWarnMs}),
+      h.hour_pops, h.hour_rtts) AS clean,
+    arrayFilter((hour, ok) -> ok, h.hours, clean) AS clean_hours,
     -- The start of the unbroken run of bad hours that reaches the present; if the latest hour
     -- was clean again, the finding rests on the window alone and starts with it.
-    if(countIf(NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)) > 0,
-      minIf(f.hour, NOT f.clean AND (b.clean_hours = 0 OR f.hour > b.last_clean_hour)),
-      toStartOfHour(${since})) AS first_seen
-  FROM flags AS f
-  INNER JOIN bounds AS b ON f.target = b.target AND f.asn = b.asn AND f.metro = b.metro
-  GROUP BY f.target, f.asn, f.metro
+    arrayFilter((hour, ok) -> NOT ok AND (empty(clean_hours) OR hour > arrayMax(clean_hours)), h.hours, clean) AS bad_run,
+    if(empty(bad_run), toStartOfHour(${since}), arrayMin(bad_run)) AS first_seen
+  FROM scored AS s
+  LEFT JOIN hourly AS h ON s.target = h.target AND s.asn = h.asn AND s.metro = h.metro
 )
 SELECT
   lower(hex(cityHash64(j.kind, j.target, j.asn, j.metro))) AS id,
@@ -217,10 +209,9 @@ SELECT
   round(j.rtt, 3) AS rtt_ms, round(j.rtt_median, 3) AS rtt_p50_ms,
   round(j.peer_rtt, 3) AS peer_rtt_ms, j.peer_asn AS peer_asn,
   j.sample_count AS samples, j.probe_count AS probes,
-  formatDateTime(h.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
+  formatDateTime(j.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
   formatDateTime(least(now(), addSeconds(j.last_minute, ${periodSeconds})), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
 FROM judged AS j
-INNER JOIN history AS h ON j.target = h.target AND j.asn = h.asn AND j.metro = h.metro
 WHERE j.kind != 'ok' AND indexOf(${severities}, j.severity) > 0
 ORDER BY indexOf(['severe', 'high', 'warn', 'info'], j.severity), coalesce(j.gi, 0) + greatest(j.li, 0) DESC`
 }

@@ -1,0 +1,239 @@
+/**
+ * Collector ingest on the embedded store (DESIGN.md targets: ≥ 100k
+ * measurements/s sustained through the HTTP API, and ≥ 50 % of a direct raw
+ * chDB insert of the same rows in the same run), and the acknowledgement
+ * latency at a steady 10k measurements/s.
+ *
+ *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000]
+ *
+ * 1. raw: the rows (wire records with their probe's metadata, as the collector
+ *    stores them) inserted straight into a fresh store with the same schema,
+ *    in batches of 50,000 through @clickhouse/client, as the collector's writer does;
+ * 2. HTTP: the built `collector serve` in its own process, fed gzip NDJSON
+ *    batches by 8 concurrent senders, each batch from one of 50 probes;
+ * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
+ *    30 s (open loop: a slow answer does not slow the sender).
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { gzipSync } from 'node:zlib'
+import { Pool } from 'undici'
+import { toRow } from '../../collector/ingest/rows.ts'
+import { openStore } from '../../collector/store/client.ts'
+import { migrate } from '../../collector/store/migrations.ts'
+import { measurementsTable, qualified } from '../../collector/store/schema.ts'
+import type { Measurement } from '../../probe/record.ts'
+import { repoRoot } from '../helpers/cli.ts'
+import { defaultMetadata } from '../helpers/collector.ts'
+import { makeRecord } from '../helpers/records.ts'
+import { machine, sampleProcess } from './lib/proc.ts'
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    batch: { type: 'string', default: '5000' },
+    senders: { type: 'string', default: '8' },
+    'steady-rate': { type: 'string', default: '10000' },
+    'steady-seconds': { type: 'string', default: '30' },
+  },
+})
+const total = Number(values.records)
+const batchSize = Number(values.batch)
+const senders = Number(values.senders)
+const steadyRate = Number(values['steady-rate'])
+const steadySeconds = Number(values['steady-seconds'])
+const probes = 50
+const collectorBin = path.join(repoRoot, 'dist/collector/cli.js')
+if (!existsSync(collectorBin)) {
+  console.error('dist/ is missing: run `npm run build` first')
+  process.exit(1)
+}
+
+/** A fleet's records: 50 probes, 5 targets, spread over the last hour, 1 % failing. */
+function records(count: number, offset = 0): Measurement[] {
+  const now = Date.now()
+  return Array.from({ length: count }, (_, i) => {
+    const n = offset + i
+    const failed = n % 100 === 0
+    return makeRecord({
+      probe: `bench-${n % probes}`,
+      target: `svc-${Math.floor(n / probes) % 5}`,
+      ts: new Date(now - 3_600_000 + ((n * 37) % 3_600_000)).toISOString(),
+      pop: failed ? null : ['ams', 'fra', 'lhr', 'cdg'][n % 4] as string,
+      error: failed ? 'TIMEOUT' : null,
+      status: failed ? null : 200,
+      connect_ms: failed ? null : 5 + (n % 50) / 3,
+      total_ms: failed ? null : 20 + (n % 90) / 3,
+    })
+  })
+}
+
+const rate = (count: number, ms: number) => Math.round((count / ms) * 1000)
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+
+async function rawInsert(rows: Measurement[]): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-raw-'))
+  const store = await openStore(`chdb://${dir}`, ['ingest', 'registry'])
+  try {
+    await migrate(store, { retentionDays: 400 })
+    const stored = rows.map((record) => toRow(record, defaultMetadata))
+    const began = performance.now()
+    for (let i = 0; i < stored.length; i += 50_000) {
+      await store.client('ingest').insert({ table: qualified(store, measurementsTable.name), values: stored.slice(i, i + 50_000), format: 'JSONEachRow' })
+    }
+    return performance.now() - began
+  } finally {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+interface Collector {
+  url: string
+  pid: number
+  stop(): Promise<void>
+}
+
+async function startCollector(dir: string): Promise<Collector> {
+  const child = spawn(process.execPath, [collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${dir}`], {
+    env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening on (\d+)/.exec(out)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`collector exited ${code}`)))
+  })
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+async function main(): Promise<void> {
+  console.error(`building ${total.toLocaleString('en')} records…`)
+  const all = records(total)
+
+  console.error('raw chDB insert…')
+  const rawMs = await rawInsert(all)
+  const rawRate = rate(total, rawMs)
+  console.error(`  ${rawRate.toLocaleString('en')} rows/s`)
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-ingest-'))
+  const collector = await startCollector(dir)
+  const pool = new Pool(collector.url, { connections: senders + 4, pipelining: 1 })
+  try {
+    const tokens = new Map<string, string>()
+    for (let p = 0; p < probes; p++) {
+      const response = await pool.request({
+        path: '/v1/admin/probes',
+        method: 'POST',
+        headers: { authorization: 'Bearer bench-admin-token-0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({ probe: `bench-${p}`, ...defaultMetadata }),
+      })
+      const body = (await response.body.json()) as { token: string }
+      tokens.set(`bench-${p}`, body.token)
+    }
+
+    // Batches as agents send them: one probe's records, gzip NDJSON. Built before the clock starts.
+    const byProbe = new Map<string, Measurement[]>()
+    for (const record of all) byProbe.set(record.probe, [...(byProbe.get(record.probe) ?? []), record])
+    const batches: Array<{ token: string; body: Buffer; count: number }> = []
+    for (const [probe, list] of byProbe) {
+      for (let i = 0; i < list.length; i += batchSize) {
+        const slice = list.slice(i, i + batchSize)
+        batches.push({ token: tokens.get(probe) as string, body: gzipSync(slice.map((record) => JSON.stringify(record)).join('\n') + '\n'), count: slice.length })
+      }
+    }
+    const send = async (batch: (typeof batches)[number]) => {
+      const response = await pool.request({
+        path: '/v1/measurements',
+        method: 'POST',
+        headers: { authorization: `Bearer ${batch.token}`, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+        body: batch.body,
+      })
+      const body = (await response.body.json()) as { accepted?: number }
+      return { status: response.statusCode, accepted: body.accepted ?? 0 }
+    }
+
+    console.error(`HTTP ingest: ${batches.length} batches of ≤ ${batchSize}, ${senders} senders…`)
+    const cpuBefore = sampleProcess(collector.pid)
+    let next = 0
+    let accepted = 0
+    let throttled = 0
+    const began = performance.now()
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        while (next < batches.length) {
+          const batch = batches[next++] as (typeof batches)[number]
+          for (;;) {
+            const result = await send(batch)
+            if (result.status === 200) {
+              accepted += result.accepted
+              break
+            }
+            if (result.status !== 429) throw new Error(`ingest answered ${result.status}`)
+            throttled++
+            await new Promise((resolve) => setTimeout(resolve, 50))
+          }
+        }
+      }),
+    )
+    const httpMs = performance.now() - began
+    const cpuAfter = sampleProcess(collector.pid)
+    const httpRate = rate(accepted, httpMs)
+    console.error(`  ${httpRate.toLocaleString('en')} measurements/s (${throttled} answers 429)`)
+
+    // Steady load: fresh records (not duplicates), 100 per request.
+    const steadyBatch = 100
+    const steadyRecords = records(steadyRate * steadySeconds, total)
+    const steadyBatches: typeof batches = []
+    for (let i = 0; i < steadyRecords.length; i += steadyBatch) {
+      const slice = steadyRecords.slice(i, i + steadyBatch)
+      steadyBatches.push({ token: tokens.get(slice[0]?.probe as string) as string, body: gzipSync(slice.map((record) => JSON.stringify(record)).join('\n') + '\n'), count: slice.length })
+    }
+    console.error(`steady ${steadyRate.toLocaleString('en')} measurements/s for ${steadySeconds} s…`)
+    const latencies: number[] = []
+    const intervalMs = (steadyBatch / steadyRate) * 1000
+    const steadyStart = performance.now()
+    const inFlight: Array<Promise<void>> = []
+    for (let i = 0; i < steadyBatches.length; i++) {
+      const due = steadyStart + i * intervalMs
+      const wait = due - performance.now()
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
+      inFlight.push(
+        send(steadyBatches[i] as (typeof batches)[number]).then((result) => {
+          if (result.status !== 200) throw new Error(`steady ingest answered ${result.status}`)
+          latencies.push(performance.now() - due)
+        }),
+      )
+    }
+    await Promise.all(inFlight)
+    latencies.sort((a, b) => a - b)
+
+    console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
+    console.log(`machine: ${machine()}`)
+    console.log(`  raw chDB insert (50k-row JSONEachRow batches):  ${rawRate.toLocaleString('en')} rows/s`)
+    console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${(((cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
+    console.log(`  ack latency at a steady ${steadyRate.toLocaleString('en')}/s (${steadyBatch}/batch): p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms`)
+    console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw ${httpRate >= rawRate / 2 ? 'met' : 'missed'}`)
+  } finally {
+    await pool.close()
+    await collector.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,184 @@
+/**
+ * Findings and every dashboard query over 100M stored measurements, on the
+ * embedded store (DESIGN.md target: ≤ 1 s each). The rows are generated
+ * inside ClickHouse with numbers() and inserted through the real schema, so
+ * the rollups are built by the same materialized views as in production.
+ *
+ * The fleet: 1,000 probes in 200 ASNs and 40 metros, 5 anycast targets with
+ * 20 PoPs each, every probe measuring every target every 30 s, 1 % of samples
+ * failing; 5 % of the ASNs are routed to a far PoP. 100M rows is 5.8 days.
+ *
+ *   node --import tsx test/bench/queries.ts [--rows 100000000] [--dir DIR]
+ *
+ * With --dir the store is kept there, and a later run with the same --dir
+ * measures again without generating (generating 100M rows takes minutes).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { catchmentReport } from '../../collector/analysis/catchment.ts'
+import { findFindings } from '../../collector/analysis/findings.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { migrate } from '../../collector/store/migrations.ts'
+import { dashboards } from '../../dashboards/src/build.ts'
+import { grafanaInterval, interpolate, type VariableState } from '../helpers/grafana.ts'
+import { machine } from './lib/proc.ts'
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '100000000' },
+    dir: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+  },
+})
+const rows = Number(values.rows)
+const runs = Number(values.runs)
+const probes = 1000
+const targets = 5
+const roundSeconds = 30
+const rounds = Math.ceil(rows / (probes * targets))
+const dataDir = values.dir ?? mkdtempSync(path.join(tmpdir(), 'catchment-bench-queries-'))
+const marker = path.join(dataDir, 'generated.txt')
+const reuse = existsSync(marker)
+// Data ends now (or when a kept store was generated): the queries look back from there.
+const end = reuse ? Number(readFileSync(marker, 'utf8').trim()) : Math.floor(Date.now() / 1000 / 60) * 60
+const start = end - rounds * roundSeconds
+const store = await openStore(`chdb://${dataDir}`, ['ingest', 'query', 'registry'])
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const began = performance.now()
+  const value = await work()
+  return { ms: performance.now() - began, value }
+}
+
+async function generate(target: Store): Promise<void> {
+  await migrate(target, { retentionDays: 400 })
+  const client = target.client('ingest')
+  // 40 metros on a rough world grid, 200 ASNs (5 per metro), 1,000 probes (5 per ASN).
+  await client.command({
+    query: `INSERT INTO catchment.probes
+      SELECT concat('p', toString(number)) AS probe, concat('s', toString(number)) AS selector, '' AS secret_sha256,
+        64500 + intDiv(number, 5) AS asn, concat('ISP ', toString(64500 + intDiv(number, 5))) AS isp,
+        ['NL','DE','FR','GB','ES','IT','PL','SE','US','CA','BR','AR','JP','KR','IN','SG','AU','ZA','NG','EG'][intDiv(number, 5) % 40 % 20 + 1] AS country,
+        concat('Metro ', toString(intDiv(number, 5) % 40)) AS city,
+        -60 + (intDiv(number, 5) % 40) * 3.0 AS lat, -170 + (intDiv(number, 5) % 40) * 8.5 AS lon,
+        [] AS tags, now64(3) AS created_at, NULL AS revoked_at, now64(3) AS updated_at
+      FROM numbers(${probes})`,
+  })
+  // 20 PoPs per target, at every other metro's place.
+  await client.command({
+    query: `INSERT INTO catchment.pop_locations
+      SELECT concat('svc-', toString(intDiv(number, 20))) AS target, concat('pop', toString(number % 20)) AS pop, 'bench' AS provider,
+        -60 + (number % 20 * 2) * 3.0 AS lat, -170 + (number % 20 * 2) * 8.5 AS lon, concat('Metro ', toString(number % 20 * 2)) AS city,
+        'config' AS source, 1 AS declared, now64(3) AS updated_at
+      FROM numbers(${targets * 20})`,
+  })
+  const block = 10_000_000
+  for (let offset = 0; offset < rows; offset += block) {
+    const count = Math.min(block, rows - offset)
+    const { ms } = await timed(() =>
+      client.command({
+        query: `INSERT INTO catchment.measurements (id, ts, probe, target, kind, url, address, pop, pop_raw, status, error,
+            dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, server_ms, asn, isp, country, city, lat, lon)
+          SELECT generateUUIDv4(number) AS id,
+            toDateTime64(${start} + intDiv(n, ${probes * targets}) * ${roundSeconds} + (n % 29), 3, 'UTC') AS ts,
+            concat('p', toString(p)) AS probe, concat('svc-', toString(t)) AS target, 'http' AS kind,
+            concat('https://svc-', toString(t), '.example/') AS url, '192.0.2.1' AS address,
+            if(failed, NULL, concat('pop', toString(intDiv(if(far, (metro + 14) % 40, metro), 2)))) AS pop, pop AS pop_raw,
+            if(failed, NULL, 200) AS status, if(failed, ['TIMEOUT', 'ECONNRESET', 'HTTP_5XX'][n % 3 + 1], NULL) AS error,
+            NULL AS dns_ms, if(failed, NULL, base + (n % 7) * 0.3) AS connect_ms, NULL AS tls_ms,
+            if(failed, NULL, base * 2 + 3 + (n % 11) * 0.5) AS ttfb_ms, if(failed, NULL, base * 2 + 5 + (n % 13) * 0.5) AS total_ms, NULL AS server_ms,
+            64500 + asn_index AS asn, concat('ISP ', toString(64500 + asn_index)) AS isp,
+            ['NL','DE','FR','GB','ES','IT','PL','SE','US','CA','BR','AR','JP','KR','IN','SG','AU','ZA','NG','EG'][metro % 20 + 1] AS country,
+            concat('Metro ', toString(metro)) AS city, -60 + metro * 3.0 AS lat, -170 + metro * 8.5 AS lon
+          FROM (
+            SELECT number, number + ${offset} AS n, n % ${probes} AS p, intDiv(n, ${probes}) % ${targets} AS t,
+              intDiv(p, 5) AS asn_index, asn_index % 40 AS metro, asn_index % 20 = 7 AS far,
+              cityHash64(n) % 100 = 0 AS failed, 2 + (metro % 5) + if(far, 45, 0) AS base
+            FROM numbers(${count})
+          )`,
+        clickhouse_settings: { max_insert_block_size: '1048576', min_insert_block_size_rows: '1048576', max_insert_threads: '2', max_threads: 2 },
+      }),
+    )
+    console.error(`  generated ${((offset + count) / 1e6).toFixed(0)}M rows (${((count / ms) * 1000 / 1e6).toFixed(2)}M rows/s)`)
+  }
+  await client.command({ query: 'OPTIMIZE TABLE catchment.probes FINAL' })
+}
+
+async function tableRows(table: string): Promise<number> {
+  const result = await store.client('query').query({ query: `SELECT count() AS n FROM catchment.${table}`, format: 'JSONEachRow' })
+  const [row] = await result.json<{ n: string }>()
+  return Number(row?.n)
+}
+
+interface Timing {
+  name: string
+  ms: number[]
+}
+
+const timings: Timing[] = []
+async function measure(name: string, work: () => Promise<unknown>): Promise<void> {
+  const ms: number[] = []
+  for (let i = 0; i < runs; i++) ms.push((await timed(work)).ms)
+  timings.push({ name, ms })
+  console.error(`  ${name}: ${ms.map((m) => m.toFixed(0)).join(' / ')} ms`)
+}
+
+if (!reuse) {
+  console.error(`generating ${rows.toLocaleString('en')} measurements in ${dataDir}`)
+  const { ms } = await timed(() => generate(store))
+  console.error(`generated in ${(ms / 1000).toFixed(0)} s`)
+  writeFileSync(marker, `${end}\n`)
+}
+const counts = { measurements: await tableRows('measurements'), minutes: await tableRows('measurements_1m'), hours: await tableRows('measurements_1h') }
+console.error(`stored: ${counts.measurements.toLocaleString('en')} measurements, ${counts.minutes.toLocaleString('en')} minute rows, ${counts.hours.toLocaleString('en')} hour rows`)
+
+const endDate = new Date(end * 1000)
+await measure('findings API (since 1h, 7-day history)', () => findFindings(store, { since: new Date(end * 1000 - 3_600_000) }))
+await measure('catchment API (since 6h)', () => catchmentReport(store, { since: new Date(end * 1000 - 6 * 3_600_000) }))
+
+const session = await openStore(`chdb://${dataDir}`, ['query'])
+await session.client('query').command({ query: 'USE catchment' })
+const run = async (sql: string) => (await session.client('query').query({ query: sql, format: 'JSONCompact' })).json()
+
+for (const hours of [6, 24 * 7]) {
+  const from = new Date(end * 1000 - hours * 3_600_000)
+  for (const [file, dashboard] of Object.entries(dashboards)) {
+    const templating = (dashboard.templating as { list: Array<{ name: string; type: string; multi: boolean; query: string | { rawSql: string }; current: { value: string } }> }).list
+    const variables: Record<string, VariableState> = {}
+    for (const variable of templating) {
+      if (variable.type === 'custom') {
+        variables[variable.name] = { value: variable.current.value }
+        continue
+      }
+      const sql = interpolate(typeof variable.query === 'string' ? variable.query : variable.query.rawSql, { from, to: endDate, intervalSeconds: 60, variables })
+      let result: { data: unknown[][] } = { data: [] }
+      await measure(`${file} $${variable.name} (${hours} h)`, async () => {
+        result = (await run(sql)) as { data: unknown[][] }
+      })
+      const options = result.data.map((row) => String(row[0]))
+      variables[variable.name] = variable.multi ? { value: ['$__all'], options } : { value: options[0] ?? '' }
+    }
+    for (const panel of dashboard.panels as Array<{ title: string; interval?: string; targets: Array<{ rawSql: string }> }>) {
+      const sql = interpolate(panel.targets[0]?.rawSql ?? '', { from, to: endDate, intervalSeconds: grafanaInterval(from, endDate, panel.interval ? 60 : 1), variables })
+      await measure(`${file} ${panel.title} (${hours} h)`, () => run(sql))
+    }
+  }
+}
+
+const slowest = [...timings].sort((a, b) => Math.min(...b.ms) - Math.min(...a.ms))
+console.log(`\nQueries over ${counts.measurements.toLocaleString('en')} measurements (${counts.minutes.toLocaleString('en')} minute rows, ${counts.hours.toLocaleString('en')} hour rows)`)
+console.log(`machine: ${machine()}`)
+console.log(`each query ${runs}× (best / median / worst ms), slowest first:`)
+for (const timing of slowest) {
+  const sorted = [...timing.ms].sort((a, b) => a - b)
+  console.log(`  ${sorted[0]?.toFixed(0).padStart(6)} ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0).padStart(6)} ${sorted.at(-1)?.toFixed(0).padStart(6)}  ${timing.name}`)
+}
+const over = timings.filter((timing) => Math.min(...timing.ms) > 1000)
+console.log(over.length === 0 ? 'target ≤ 1 s each: met' : `target ≤ 1 s each: missed by ${over.length} queries`)
+
+await session.close()
+await store.close()
+if (values.dir === undefined) rmSync(dataDir, { recursive: true, force: true })
+else console.error(`store kept at ${dataDir}`)
