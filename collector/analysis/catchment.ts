@@ -89,7 +89,7 @@ const apiInputs = (targetFilter: boolean): CatchmentInputs => ({
   filter: targetFilter ? 'AND target = {target:String}' : '',
 })
 
-/** Minutes with one dominant PoP each, numbered into runs of the same PoP. */
+/** Minutes with one dominant PoP each, per probe in time order and cut into runs of the same PoP. */
 function runsCte(rollup: string, { since, filter }: CatchmentInputs): string {
   return `
 per_pop AS (
@@ -106,41 +106,39 @@ minutes AS (
   FROM per_pop
   GROUP BY target, probe, minute
 ),
-marked AS (
-  SELECT *, if(pop != lagInFrame(pop, 1, pop) OVER (PARTITION BY target, probe ORDER BY minute ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), 1, 0) AS switched
+-- Each probe's minutes as arrays in time order, cut into runs of one PoP. Arrays, not window
+-- functions: grouping by probe and sorting each probe's few hundred minutes is several
+-- times faster than ClickHouse's window sort over every minute of the fleet.
+tracks AS (
+  SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
+    arraySort(point -> point.1, groupArray((minute, pop, rtt))) AS points,
+    arrayMap(point -> point.1, points) AS track_times,
+    arrayMap(point -> point.2, points) AS track_pops,
+    arrayMap(point -> point.3, points) AS track_rtts,
+    arrayMap((p, i) -> toUInt8(i > 1 AND p != track_pops[i - 1]), track_pops, arrayEnumerate(track_pops)) AS track_switched,
+    arrayFilter(i -> i = 1 OR track_switched[i] = 1, arrayEnumerate(track_pops)) AS run_first,
+    arrayMap(k -> if(k < length(run_first), run_first[k + 1] - 1, length(track_pops)), arrayEnumerate(run_first)) AS run_last,
+    arrayMap(i -> track_pops[i], run_first) AS run_pops,
+    arrayMap(i -> track_times[i], run_first) AS run_starts,
+    arrayMap((a, b) -> dateDiff('minute', track_times[a], track_times[b]) + 1, run_first, run_last) AS run_lengths,
+    arrayMap((a, b) -> arrayMin(arraySlice(track_rtts, a, b - a + 1)), run_first, run_last) AS run_rtts
   FROM minutes
-),
-numbered AS (
-  SELECT *, sum(switched) OVER (PARTITION BY target, probe ORDER BY minute ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
-  FROM marked
-),
-runs AS (
-  SELECT target, probe, run, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(pop) AS pop,
-    min(minute) AS run_start, max(minute) AS run_end, dateDiff('minute', run_start, run_end) + 1 AS run_minutes,
-    min(rtt) AS run_rtt
-  FROM numbered GROUP BY target, probe, run
+  GROUP BY target, probe
 )`
 }
 
 /** Lasting PoP changes, for the API and the Findings dashboard alike (run with `prefer_column_name_to_alias = 1`). */
 export function catchmentChangesSql(rollup: string, inputs: CatchmentInputs): string {
   return `
-    WITH ${runsCte(rollup, inputs)},
-    paired AS (
-      SELECT *,
-        lagInFrame(pop, 1, '') OVER w AS prev_pop,
-        lagInFrame(run_minutes, 1, 0) OVER w AS prev_minutes,
-        lagInFrame(run_rtt, 1, 0) OVER w AS prev_rtt
-      FROM runs
-      WINDOW w AS (PARTITION BY target, probe ORDER BY run ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-    )
-    SELECT target, probe, asn, isp, city, prev_pop AS from_pop, pop AS to_pop,
-      formatDateTime(run_start, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
-      prev_minutes AS from_minutes, run_minutes AS to_minutes,
-      round(prev_rtt, 3) AS rtt_before_ms, round(run_rtt, 3) AS rtt_after_ms
-    FROM paired
-    WHERE run > 0 AND prev_minutes >= ${inputs.minRun} AND run_minutes >= ${inputs.minRun}
-    ORDER BY run_start`
+    WITH ${runsCte(rollup, inputs)}
+    SELECT target, probe, asn, isp, city, run_pops[k - 1] AS from_pop, run_pops[k] AS to_pop,
+      formatDateTime(run_starts[k], '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
+      run_lengths[k - 1] AS from_minutes, run_lengths[k] AS to_minutes,
+      round(run_rtts[k - 1], 3) AS rtt_before_ms, round(run_rtts[k], 3) AS rtt_after_ms
+    FROM tracks
+    ARRAY JOIN arrayEnumerate(run_pops) AS k
+    WHERE k > 1 AND run_lengths[k - 1] >= ${inputs.minRun} AND run_lengths[k] >= ${inputs.minRun}
+    ORDER BY at, probe`
 }
 
 export async function catchmentReport(store: Store, query: CatchmentQuery): Promise<CatchmentReport> {
@@ -166,10 +164,11 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
 
   const flaps = run<Flap>(`
     WITH ${runsCte(rollup, inputs)}
-    SELECT target, probe, formatDateTime(toStartOfHour(minute), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
-      toUInt32(sum(switched)) AS switches, arraySort(groupUniqArray(pop)) AS pops
-    FROM numbered
-    GROUP BY target, probe, toStartOfHour(minute)
+    SELECT target, probe, formatDateTime(toStartOfHour(point_time), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
+      toUInt32(sum(point_switched)) AS switches, arraySort(groupUniqArray(point_pop)) AS pops
+    FROM tracks
+    ARRAY JOIN track_times AS point_time, track_pops AS point_pop, track_switched AS point_switched
+    GROUP BY target, probe, toStartOfHour(point_time)
     HAVING switches >= 2 AND length(pops) >= 2
     ORDER BY hour, probe`)
 
@@ -177,23 +176,18 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
     WITH ${runsCte(rollup, inputs)},
     -- Within a run (one PoP): a minute where the 3 minutes from it on all sit clear of the 3 before it.
     windows AS (
-      SELECT target, probe, run, pop, minute,
-        min(rtt) OVER before AS before_min, max(rtt) OVER before AS before_max, count() OVER before AS before_n,
-        min(rtt) OVER after AS after_min, max(rtt) OVER after AS after_max, count() OVER after AS after_n
-      FROM numbered
-      WINDOW
-        before AS (PARTITION BY target, probe, run ORDER BY minute ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING),
-        after AS (PARTITION BY target, probe, run ORDER BY minute ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING)
-    ),
-    shifts AS (
-      SELECT *, before_min AS before_rtt, after_min AS after_rtt,
-        after_min - before_max >= greatest(5, 0.25 * before_max) OR before_min - after_max >= greatest(5, 0.25 * after_max) AS shifted
-      FROM windows WHERE before_n = 3 AND after_n = 3
+      SELECT target, probe, run_index, track_pops[i] AS point_pop, track_times[i] AS point_time,
+        arraySlice(track_rtts, greatest(i - 3, 1), 3) AS before, arraySlice(track_rtts, i, 3) AS after,
+        arrayMin(before) AS before_min, arrayMax(before) AS before_max, arrayMin(after) AS after_min, arrayMax(after) AS after_max
+      FROM tracks
+      ARRAY JOIN arrayEnumerate(track_pops) AS i, arrayCumSum(track_switched) AS run_index
+      WHERE i - 3 >= run_first[run_index + 1] AND i + 2 <= run_last[run_index + 1]
     )
-    SELECT target, probe, pop, formatDateTime(min(minute), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
-      round(argMin(before_rtt, minute), 3) AS rtt_before_ms, round(argMin(after_rtt, minute), 3) AS rtt_after_ms
-    FROM shifts WHERE shifted
-    GROUP BY target, probe, run, pop
+    SELECT target, probe, any(point_pop) AS pop, formatDateTime(min(point_time), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
+      round(argMin(before_min, point_time), 3) AS rtt_before_ms, round(argMin(after_min, point_time), 3) AS rtt_after_ms
+    FROM windows
+    WHERE after_min - before_max >= greatest(5, 0.25 * before_max) OR before_min - after_max >= greatest(5, 0.25 * after_max)
+    GROUP BY target, probe, run_index
     ORDER BY at`)
 
   const [probeRows, changeRows, flapRows, pathRows] = await Promise.all([probes, changes, flaps, pathChanges])

@@ -169,10 +169,14 @@ scored AS (
 hourly AS (
   SELECT target, asn, metro, groupArray(hour) AS hours, groupArray(hour_pop) AS hour_pops, groupArray(hour_rtt) AS hour_rtts
   FROM (
-    SELECT target, asn, if(city != '', city, country) AS metro, hour,
-      topKWeighted(1)(pop, samples)[1] AS hour_pop, min(connect_min) AS hour_rtt
-    FROM ${hours}
-    WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
+    -- The hour's PoP is the one that answered most (argMax over per-PoP sums: topKWeighted per group is far slower).
+    SELECT target, asn, metro, hour, argMax(pop, n) AS hour_pop, min(rtt) AS hour_rtt
+    FROM (
+      SELECT target, asn, if(city != '', city, country) AS metro, hour, pop, sum(samples) AS n, min(connect_min) AS rtt
+      FROM ${hours}
+      WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
+      GROUP BY target, asn, metro, hour, pop
+    )
     GROUP BY target, asn, metro, hour
   )
   GROUP BY target, asn, metro

@@ -30,12 +30,18 @@ ${findingsSql(
 WHERE ${filters(['asn', 'country'])} AND $__conditionalAll(served_pop IN (\${pop}) OR nearest_pop IN (\${pop}), $pop)
 ${analysisSettings}`
 
+// Only networks whose PoP changed in the range: with a fleet of thousands, the ones that stayed put are noise here.
 const servedOverTime = `
-SELECT ${bucket} AS time,
-  concat(target, ' · AS', toString(asn), ' ', if(city != '', city, country)) AS network,
-  topKWeighted(1)(pop, samples)[1] AS served_by
-${rollupRows()} AND pop != ''
+SELECT time, network, argMax(pop, n) AS served_by
+FROM (
+  SELECT ${bucket} AS time,
+    concat(target, ' · AS', toString(asn), ' ', if(city != '', city, country)) AS network,
+    pop, sum(samples) AS n
+  ${rollupRows()} AND pop != ''
+  GROUP BY time, network, pop
+)
 GROUP BY time, network
+QUALIFY uniqExact(served_by) OVER (PARTITION BY network) > 1
 ORDER BY time, network`
 
 const changes = `
@@ -104,8 +110,8 @@ export const findingsDashboard = dashboard({
     },
     {
       type: 'state-timeline',
-      title: 'Served PoP over time, per network',
-      description: 'The PoP that answered most of each ⟨target, ASN, metro⟩\'s samples in each interval: a colour change is a catchment change.',
+      title: 'Networks whose PoP changed',
+      description: 'Each ⟨target, ASN, metro⟩ that was served by more than one PoP in the range, with the PoP that answered most of its samples in each interval: a colour change is a catchment change.',
       gridPos: { x: 0, y: 10, w: 24, h: 12 },
       sql: servedOverTime,
       format: 'table',

@@ -52,8 +52,17 @@ const bandFieldConfig = {
   ],
 }
 
-const bandDescription = (what: string) =>
-  `${what} of the selected samples: the median line inside the 25–75 % and 5–95 % bands. Pick one target and one PoP for a SmokePing view of a single path. Long ranges read the hour rollup.`
+/** A SmokePing-style panel: the median line inside the 25–75 % and 5–95 % bands. */
+const bandPanel = (title: string, what: string, digest: 'connect_q' | 'total_q', x: number) => ({
+  type: 'timeseries',
+  title,
+  description: `${what} of the selected samples: the median line inside the 25–75 % and 5–95 % bands. Pick one target and one PoP for a SmokePing view of a single path. Long ranges read the hour rollup.`,
+  gridPos: { x, y: 0, w: 12, h: 10 },
+  sql: bands(digest),
+  format: 'timeseries' as const,
+  fieldConfig: bandFieldConfig,
+  options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi', sort: 'none' } },
+})
 
 export const latencyDashboard = dashboard({
   uid: 'catchment-latency',
@@ -62,26 +71,8 @@ export const latencyDashboard = dashboard({
   from: 'now-6h',
   variables: [...filterVariables, ...rollupVariables],
   panels: [
-    {
-      type: 'timeseries',
-      title: 'Connect time (TCP handshake) quantiles',
-      description: bandDescription('TCP connect time'),
-      gridPos: { x: 0, y: 0, w: 12, h: 10 },
-      sql: bands('connect_q'),
-      format: 'timeseries',
-      fieldConfig: bandFieldConfig,
-      options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi', sort: 'none' } },
-    },
-    {
-      type: 'timeseries',
-      title: 'Total time quantiles',
-      description: bandDescription('Time to the last byte'),
-      gridPos: { x: 12, y: 0, w: 12, h: 10 },
-      sql: bands('total_q'),
-      format: 'timeseries',
-      fieldConfig: bandFieldConfig,
-      options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi', sort: 'none' } },
-    },
+    bandPanel('Connect time (TCP handshake) quantiles', 'TCP connect time', 'connect_q', 0),
+    bandPanel('Total time quantiles', 'Time to the last byte', 'total_q', 12),
     {
       type: 'heatmap',
       title: 'Connect time distribution',
