@@ -81,37 +81,40 @@ export interface CatchmentInputs {
   minRun: string
   /** `AND …` on the rollup's columns, or ''. */
   filter: string
+  /** Seconds one row of the rollup covers (60, or 3600 for the hour rollup over long ranges). */
+  periodSeconds: string
 }
 
 const apiInputs = (targetFilter: boolean): CatchmentInputs => ({
   since: "{since:DateTime64(3, 'UTC')}",
   minRun: '{min_run:UInt32}',
   filter: targetFilter ? 'AND target = {target:String}' : '',
+  periodSeconds: '60',
 })
 
 /** Minutes with one dominant PoP each, per probe in time order and cut into runs of the same PoP. */
-function runsCte(rollup: string, { since, filter }: CatchmentInputs): string {
+function runsCte(rollup: string, { since, filter, periodSeconds }: CatchmentInputs): string {
   return `
 per_pop AS (
-  SELECT target, probe, minute, pop, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
+  SELECT target, probe, period AS slot, pop, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
     sum(samples) AS n, min(connect_min) AS rtt
   FROM ${rollup}
-  WHERE minute >= ${since} AND pop != '' ${filter}
-  GROUP BY target, probe, minute, pop
+  WHERE period >= ${since} AND pop != '' ${filter}
+  GROUP BY target, probe, slot, pop
 ),
 -- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
 minutes AS (
-  SELECT target, probe, minute, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
+  SELECT target, probe, slot, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
     argMax(pop, n) AS pop, argMax(rtt, n) AS rtt
   FROM per_pop
-  GROUP BY target, probe, minute
+  GROUP BY target, probe, slot
 ),
 -- Each probe's minutes as arrays in time order, cut into runs of one PoP. Arrays, not window
 -- functions: grouping by probe and sorting each probe's few hundred minutes is several
 -- times faster than ClickHouse's window sort over every minute of the fleet.
 tracks AS (
   SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
-    arraySort(point -> point.1, groupArray((minute, pop, rtt))) AS points,
+    arraySort(point -> point.1, groupArray((slot, pop, rtt))) AS points,
     arrayMap(point -> point.1, points) AS track_times,
     arrayMap(point -> point.2, points) AS track_pops,
     arrayMap(point -> point.3, points) AS track_rtts,
@@ -120,7 +123,7 @@ tracks AS (
     arrayMap(k -> if(k < length(run_first), run_first[k + 1] - 1, length(track_pops)), arrayEnumerate(run_first)) AS run_last,
     arrayMap(i -> track_pops[i], run_first) AS run_pops,
     arrayMap(i -> track_times[i], run_first) AS run_starts,
-    arrayMap((a, b) -> dateDiff('minute', track_times[a], track_times[b]) + 1, run_first, run_last) AS run_lengths,
+    arrayMap((a, b) -> intDiv(dateDiff('second', track_times[a], track_times[b]) + ${periodSeconds}, 60), run_first, run_last) AS run_lengths,
     arrayMap((a, b) -> arrayMin(arraySlice(track_rtts, a, b - a + 1)), run_first, run_last) AS run_rtts
   FROM minutes
   GROUP BY target, probe

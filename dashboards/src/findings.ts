@@ -45,7 +45,7 @@ QUALIFY uniqExact(served_by) OVER (PARTITION BY network) > 1
 ORDER BY time, network`
 
 const changes = `
-${catchmentChangesSql(analysisTables().minutes, { since: '$__fromTime', minRun: '10', filter: `AND ${filters(['target', 'country', 'asn'])}` })}
+${catchmentChangesSql('${rollup}', { since: '$__fromTime', minRun: '10', filter: `AND ${filters(['target', 'country', 'asn'])}`, periodSeconds: '${step}' })}
 ${analysisSettings}`
 
 export const findingsDashboard = dashboard({
@@ -122,7 +122,7 @@ export const findingsDashboard = dashboard({
     {
       type: 'table',
       title: 'Catchment changes',
-      description: 'Lasting switches (both sides ≥ 10 minutes) per probe, with the connect time before and after, from the start of the range to now.',
+      description: 'Lasting switches (both sides ≥ 10 minutes) per probe, with the connect time before and after, from the start of the range to now. Over more than two days they are read hour by hour.',
       gridPos: { x: 0, y: 22, w: 24, h: 9 },
       sql: changes,
       format: 'table',
