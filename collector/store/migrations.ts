@@ -21,6 +21,9 @@ import {
   popLocationsTable,
   probesTable,
   mergeRollupSql,
+  networkRollupSql,
+  networkRollupTable,
+  networkRollupView,
   qualified,
   rollupTable,
   rollupView,
@@ -70,6 +73,19 @@ export const migrations: readonly Migration[] = [
         // takes traffic, and the backfill runs only into an empty table, so a rerun cannot count twice.
         `INSERT INTO ${hourly} ${mergeRollupSql(`${minutes} WHERE (SELECT count() FROM ${hourly}) = 0`, hourFromMinute)}`,
         createView(context, hourlyRollupView),
+      ]
+    },
+  },
+  {
+    version: 5,
+    name: 'hour rollup per network, for fleet-wide dashboard panels over long ranges',
+    statements: (context) => {
+      const network = qualified(context, networkRollupTable.name)
+      return [
+        ...createTable(context, networkRollupTable),
+        // As in migration 4: from the hour rollup, only into an empty table, before the view exists.
+        `INSERT INTO ${network} ${networkRollupSql(`${qualified(context, hourlyRollupTable.name)} WHERE (SELECT count() FROM ${network}) = 0`)}`,
+        createView(context, networkRollupView),
       ]
     },
   },

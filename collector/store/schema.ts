@@ -98,12 +98,16 @@ export const measurementsTable: TableDefinition = {
  */
 export const histogramBucketSql = (column: string) => `toInt8(least(30, greatest(-6, ceil(2 * log2(greatest(${column}, 0.001))))))`
 
-/** The aggregate columns both rollups share; the minute rollup sums raw rows into them, the hour rollup merges minutes. */
-const rollupAggregates = [
+/** Where the probe stands, carried along by the probe rollups. */
+const probePlace = [
   'asn SimpleAggregateFunction(any, UInt32)',
   'isp SimpleAggregateFunction(any, LowCardinality(String))',
   'country SimpleAggregateFunction(any, LowCardinality(String))',
   'city SimpleAggregateFunction(any, LowCardinality(String))',
+]
+
+/** What every rollup aggregates; the minute rollup sums raw rows into them, the coarser ones merge finer rows. */
+const measureAggregates = [
   'samples SimpleAggregateFunction(sum, UInt64)',
   'errors SimpleAggregateFunction(sum, UInt64)',
   'connect_samples SimpleAggregateFunction(sum, UInt64)',
@@ -111,6 +115,8 @@ const rollupAggregates = [
   `connect_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
   `total_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
 ]
+
+const rollupAggregates = [...probePlace, ...measureAggregates]
 
 /** Added by migration 4: the heatmap's buckets and the fleet dashboard's errors by code. */
 const rollupBreakdowns = [
@@ -216,6 +222,61 @@ export const hourlyRollupView: ViewDefinition = {
   to: 'measurements_1h',
   from: 'measurements_1m',
   select: (from) => mergeRollupSql(from, hourFromMinute),
+}
+
+/**
+ * The hour rollup without the probe: one row per ⟨target, hour, PoP, network,
+ * place⟩. The dashboards' fleet-wide panels (quantile bands, heatmap, PoP
+ * shares, rates, errors) over long ranges read it; merging t-digests is what
+ * those queries spend their time on, and here there is one per network, not
+ * one per probe. It keeps every column the dashboards filter on.
+ */
+export const networkRollupTable: TableDefinition = {
+  name: 'measurements_1h_net',
+  columns: [
+    "hour DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
+    'target LowCardinality(String)',
+    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
+    'country LowCardinality(String)',
+    'asn UInt32',
+    'city LowCardinality(String)',
+    'isp SimpleAggregateFunction(any, LowCardinality(String))',
+    ...measureAggregates,
+    ...rollupBreakdowns,
+    periodAlias('hour'),
+  ],
+  engine: 'AggregatingMergeTree',
+  partitionBy: 'toYYYYMM(hour)',
+  orderBy: '(target, hour, pop, country, asn, city)',
+  ttl: (context) => `hour + INTERVAL ${context.retentionDays * 3} DAY`,
+  shardBy: 'cityHash64(target)',
+}
+
+/** SELECT that merges hour rows of the probe rollup into network rows. */
+export const networkRollupSql = (from: string) => `SELECT
+  hour,
+  target,
+  pop,
+  country,
+  asn,
+  city,
+  any(isp) AS isp,
+  sum(samples) AS samples,
+  sum(errors) AS errors,
+  sum(connect_samples) AS connect_samples,
+  min(connect_min) AS connect_min,
+  quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
+  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
+  sumMap(connect_hist) AS connect_hist,
+  sumMap(errors_by_code) AS errors_by_code
+FROM ${from}
+GROUP BY hour, target, pop, country, asn, city`
+
+export const networkRollupView: ViewDefinition = {
+  name: 'measurements_1h_net_mv',
+  to: 'measurements_1h_net',
+  from: 'measurements_1h',
+  select: networkRollupSql,
 }
 
 export const probesTable: TableDefinition = {

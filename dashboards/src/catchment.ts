@@ -1,6 +1,6 @@
 /** Catchment: where routing sends each vantage point, by network and over time. */
 import { dashboard } from './grafana.ts'
-import { bucket, filterVariables, rollupRows, rollupVariables } from './variables.ts'
+import { bucket, filterVariables, networkRows, rollupRows, rollupVariables } from './variables.ts'
 
 const geomap = `
 WITH per_pop AS (
@@ -29,13 +29,13 @@ ORDER BY service, probe_name`
 const matrix = `
 SELECT concat(target, ' — AS', toString(asn), ' ', any(isp)) AS network, pop AS served_by,
   round(100 * sum(samples) / sum(sum(samples)) OVER (PARTITION BY target, asn), 1) AS share_pct
-${rollupRows()} AND pop != ''
+${networkRows()} AND pop != ''
 GROUP BY target, asn, pop
 ORDER BY network, served_by`
 
 const share = `
 SELECT ${bucket} AS time, pop AS served_by, sum(samples) AS sample_count
-${rollupRows()} AND pop != ''
+${networkRows()} AND pop != ''
 GROUP BY time, served_by
 ORDER BY time, served_by`
 

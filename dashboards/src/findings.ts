@@ -8,7 +8,7 @@ import { catchmentChangesSql } from '../../collector/analysis/catchment.ts'
 import { findingsSql } from '../../collector/analysis/findings.ts'
 import { analysisTables } from '../../collector/analysis/tables.ts'
 import { dashboard } from './grafana.ts'
-import { bucket, filterVariables, filters, rollupRows, rollupVariables } from './variables.ts'
+import { bucket, filterVariables, filters, networkRows, rollupVariables } from './variables.ts'
 
 /** The analysis SQL relies on columns not being shadowed by same-named aliases. */
 const analysisSettings = 'SETTINGS prefer_column_name_to_alias = 1, join_use_nulls = 0'
@@ -37,7 +37,7 @@ FROM (
   SELECT ${bucket} AS time,
     concat(target, ' · AS', toString(asn), ' ', if(city != '', city, country)) AS network,
     pop, sum(samples) AS n
-  ${rollupRows()} AND pop != ''
+  ${networkRows()} AND pop != ''
   GROUP BY time, network, pop
 )
 GROUP BY time, network

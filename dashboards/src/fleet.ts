@@ -1,6 +1,6 @@
 /** Fleet: who reports, how much, what fails, and who has gone quiet. */
 import { dashboard } from './grafana.ts'
-import { bucket, bucketSeconds, filterVariables, filters, rollupRows, rollupVariables, silentAfterVariable } from './variables.ts'
+import { bucket, bucketSeconds, filterVariables, filters, networkRows, rollupRows, rollupVariables, silentAfterVariable } from './variables.ts'
 
 const registeredProbes = `FROM probes FINAL WHERE revoked_at IS NULL AND ${filters(['country', 'asn'])}`
 
@@ -10,7 +10,7 @@ const registered = `SELECT count() AS probes_registered ${registeredProbes}`
 
 const rate = `
 SELECT ${bucket} AS time, sum(samples) / ${bucketSeconds} AS measurements_per_s
-${rollupRows()}
+${networkRows()}
 GROUP BY time
 ORDER BY time`
 
@@ -18,7 +18,7 @@ const errors = `
 SELECT time, code, round(100 * failed / total, 3) AS error_pct
 FROM (
   SELECT ${bucket} AS time, sumMap(errors_by_code) AS by_code, sum(samples) AS total
-  ${rollupRows()}
+  ${networkRows()}
   GROUP BY time
 )
 ARRAY JOIN mapKeys(by_code) AS code, mapValues(by_code) AS failed

@@ -1,6 +1,6 @@
 /** Latency: SmokePing-style quantile bands, a connect-time heatmap, and a per target × PoP summary. */
 import { dashboard } from './grafana.ts'
-import { bucket, filterVariables, rollupRows, rollupVariables } from './variables.ts'
+import { bucket, filterVariables, networkRows, rollupVariables } from './variables.ts'
 
 const quantiles = 'quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)'
 
@@ -8,7 +8,7 @@ const bands = (digest: 'connect_q' | 'total_q') => `
 SELECT time, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75, q[5] AS p95
 FROM (
   SELECT ${bucket} AS time, ${quantiles}(${digest}) AS q
-  ${rollupRows()}
+  ${networkRows()}
   GROUP BY time
 )
 ORDER BY time`
@@ -17,7 +17,7 @@ ORDER BY time`
 const heatmap = `
 WITH slots AS (
   SELECT ${bucket} AS time, sumMap(connect_hist) AS counts
-  ${rollupRows()}
+  ${networkRows()}
   GROUP BY time
 ),
 span AS (
@@ -38,7 +38,7 @@ FROM (
   SELECT target AS service, pop AS served_by, sum(samples) AS sample_count,
     round(100 * sum(errors) / sum(samples), 2) AS error_pct,
     ${quantiles}(connect_q) AS connect, ${quantiles}(total_q) AS total
-  ${rollupRows()}
+  ${networkRows()}
   GROUP BY target, pop
 )
 ORDER BY service, sample_count DESC`

@@ -6,15 +6,18 @@
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
 /**
- * Ranges longer than two days read the hour rollup, shorter ones the minute
- * rollup; `$step` is that rollup's bucket in seconds. Both are recomputed
- * whenever the time range changes.
+ * Ranges longer than two days read the hour rollups, shorter ones the minute
+ * rollup: `$rollup` keeps the probe (maps, findings, catchment changes),
+ * `$network_rollup` drops it for fleet-wide panels, which then merge one
+ * digest per network instead of one per probe. `$step` is the bucket in
+ * seconds. All are recomputed whenever the time range changes.
  */
 const longRangeSeconds = 2 * 86_400
 const isLongRange = `\${__to:date:seconds} - \${__from:date:seconds} > ${longRangeSeconds}`
 
 export const rollupVariables: Variable[] = [
   queryVariable({ name: 'rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h', 'measurements_1m')`, multi: false, refresh: 2, hidden: true }),
+  queryVariable({ name: 'network_rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h_net', 'measurements_1m')`, multi: false, refresh: 2, hidden: true }),
   queryVariable({ name: 'step', sql: `SELECT if(${isLongRange}, 3600, 60)`, multi: false, refresh: 2, hidden: true }),
 ]
 
@@ -50,5 +53,8 @@ export function filters(names: readonly Filter[] = ['target', 'country', 'asn', 
 export const bucket = 'toStartOfInterval(period, INTERVAL greatest($__interval_s, ${step}) second)'
 export const bucketSeconds = 'greatest($__interval_s, ${step})'
 
-/** The rows of the rollup the time range calls for, in range and filtered. */
+/** The rows of the probe rollup the time range calls for, in range and filtered. */
 export const rollupRows = (names?: readonly Filter[]) => `FROM \${rollup} WHERE $__timeFilter(period) AND ${filters(names)}`
+
+/** The same for panels that need no probe: the network rollup over long ranges. */
+export const networkRows = (names?: readonly Filter[]) => `FROM \${network_rollup} WHERE $__timeFilter(period) AND ${filters(names)}`

@@ -136,7 +136,7 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     const creates = ddl.match(/^CREATE /gm) ?? []
-    assert.equal(creates.length, 1 + 2 * 7 + 3, 'database, 7 tables × (local + distributed), the minute view (made anew by migration 4) and the hour view')
+    assert.equal(creates.length, 1 + 2 * 8 + 4, 'database, 8 tables × (local + distributed), the minute view (made anew by migration 4), the hour and network views')
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

@@ -70,11 +70,13 @@ describe('the rollups', () => {
     await writeRows(store, twoHours(start).map((record) => toRow(record, defaultMetadata)))
 
     const report = await migrate(store, { retentionDays: 30 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5])
 
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await rows<Totals>(store, totalsSql('measurements_1h'))
+    const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(hour?.samples, 400, 'the hours before the migration are backfilled from the minutes')
+    assert.equal(network?.samples, 400, '…and the network hours from them')
     assert.equal(hour?.errors, minute?.errors)
     assert.equal(hour?.hist_total, 0, 'minutes written before the histogram existed have none')
 
@@ -97,7 +99,8 @@ describe('the rollups', () => {
     )
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m') + ` ${since}`)
     const [hour] = await rows<Totals>(store, totalsSql('measurements_1h') + ` ${since.replace('minute', 'hour')}`)
-    for (const rollup of [minute, hour]) {
+    const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net') + ` ${since.replace('minute', 'hour')}`)
+    for (const rollup of [minute, hour, network]) {
       assert.equal(rollup?.samples, raw?.samples)
       assert.equal(rollup?.errors, raw?.errors)
       assert.equal(rollup?.timeouts, raw?.timeouts)

@@ -239,8 +239,8 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   }
 
   const ranges = [
-    { name: 'the last hour (minute rollup)', hours: 1, rollup: 'measurements_1m' },
-    { name: 'the last week (hour rollup)', hours: 24 * 7, rollup: 'measurements_1h' },
+    { name: 'the last hour (minute rollup)', hours: 1, rollup: 'measurements_1m', networkRollup: 'measurements_1m' },
+    { name: 'the last week (hour rollups)', hours: 24 * 7, rollup: 'measurements_1h', networkRollup: 'measurements_1h_net' },
   ]
   const results = new Map<string, Result>()
 
@@ -251,6 +251,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       for (const [, dashboard] of loaded) {
         const variables = await resolveVariables(dashboard, from, to)
         assert.equal(variables.rollup?.value, range.rollup)
+        assert.equal(variables.network_rollup?.value, range.networkRollup)
         assert.ok((variables.target?.options ?? []).includes('fly-app'))
         for (const panel of dashboard.panels) {
           const result = await runPanel(dashboard, panel, from, to, variables)
