@@ -6,6 +6,23 @@
  * crash simply runs again.
  */
 import type { Store } from './client.ts'
+
+/**
+ * Fills a new rollup from an older one. Merging a big store's states in one
+ * INSERT … SELECT would hold every group's t-digests in memory at once, so it
+ * runs a target and a day at a time; and only into an empty table, so a
+ * migration cut short and run again cannot count anything twice.
+ */
+export interface Backfill {
+  into: string
+  from: string
+  /** The source's time column. */
+  time: string
+  /** The SELECT over `from` filtered by the given WHERE clause. */
+  select(where: string): string
+}
+
+export type MigrationStep = string | Backfill
 import {
   addColumns,
   createDatabase,
@@ -33,7 +50,7 @@ import {
 export interface Migration {
   version: number
   name: string
-  statements(context: SchemaContext): string[]
+  statements(context: SchemaContext): MigrationStep[]
 }
 
 export const migrations: readonly Migration[] = [
@@ -69,9 +86,8 @@ export const migrations: readonly Migration[] = [
         dropView(context, rollupView),
         createView(context, rollupView),
         ...createTable(context, hourlyRollupTable),
-        // Hours before this migration come from the minute rollup. Migrations run before the collector
-        // takes traffic, and the backfill runs only into an empty table, so a rerun cannot count twice.
-        `INSERT INTO ${hourly} ${mergeRollupSql(`${minutes} WHERE (SELECT count() FROM ${hourly}) = 0`, hourFromMinute)}`,
+        // Hours before this migration come from the minute rollup; migrations run before the collector takes traffic.
+        { into: hourly, from: minutes, time: 'minute', select: (where) => mergeRollupSql(`${minutes} ${where}`, hourFromMinute) },
         createView(context, hourlyRollupView),
       ]
     },
@@ -81,23 +97,43 @@ export const migrations: readonly Migration[] = [
     name: 'hour rollup per network, for fleet-wide dashboard panels over long ranges',
     statements: (context) => {
       const network = qualified(context, networkRollupTable.name)
+      const hours = qualified(context, hourlyRollupTable.name)
       return [
         ...createTable(context, networkRollupTable),
-        // As in migration 4: from the hour rollup, only into an empty table, before the view exists.
-        `INSERT INTO ${network} ${networkRollupSql(`${qualified(context, hourlyRollupTable.name)} WHERE (SELECT count() FROM ${network}) = 0`)}`,
+        { into: network, from: hours, time: 'hour', select: (where) => networkRollupSql(`${hours} ${where}`) },
         createView(context, networkRollupView),
       ]
     },
   },
 ]
 
-/** Everything `collector schema` prints: the database, the ledger, then every migration. */
+/** Everything `collector schema` prints: the database, the ledger, then every migration (a backfill as one statement). */
 export function schemaStatements(context: SchemaContext): string[] {
   return [
     createDatabase(context),
     ...createTable(context, migrationsTable),
-    ...migrations.flatMap((migration) => migration.statements(context)),
+    ...migrations.flatMap((migration) =>
+      migration.statements(context).map((step) => (typeof step === 'string' ? step : `INSERT INTO ${step.into} ${step.select('')}`)),
+    ),
   ]
+}
+
+async function runBackfill(client: ReturnType<Store['client']>, backfill: Backfill): Promise<void> {
+  const count = await client.query({ query: `SELECT count() AS n FROM ${backfill.into}`, format: 'JSONEachRow' })
+  const [filled] = await count.json<{ n: string }>()
+  if (Number(filled?.n) > 0) return
+  const slices = await client.query({
+    query: `SELECT DISTINCT target, toString(toDate(${backfill.time})) AS day FROM ${backfill.from} ORDER BY day, target`,
+    format: 'JSONEachRow',
+  })
+  for (const slice of await slices.json<{ target: string; day: string }>()) {
+    await client.command({
+      query: `INSERT INTO ${backfill.into} ${backfill.select(
+        `WHERE target = {target:String} AND ${backfill.time} >= toDateTime({day:Date}) AND ${backfill.time} < toDateTime({day:Date}) + INTERVAL 1 DAY`,
+      )}`,
+      query_params: slice,
+    })
+  }
 }
 
 export interface MigrationReport {
@@ -122,7 +158,10 @@ export async function migrate(store: Store, context: Omit<SchemaContext, 'databa
   for (const migration of migrations) {
     if (migration.version <= current) continue
     if (migration.version > until) break
-    for (const statement of migration.statements(full)) await client.command({ query: statement })
+    for (const step of migration.statements(full)) {
+      if (typeof step === 'string') await client.command({ query: step })
+      else await runBackfill(client, step)
+    }
     await client.insert({
       table: qualified(full, migrationsTable.name),
       values: [{ version: migration.version, name: migration.name }],

@@ -270,7 +270,7 @@ export const networkRollupSql = (from: string) => `SELECT
   sumMap(connect_hist) AS connect_hist,
   sumMap(errors_by_code) AS errors_by_code
 FROM ${from}
-GROUP BY hour, target, pop, country, asn, city`
+GROUP BY target, hour, pop, country, asn, city`
 
 export const networkRollupView: ViewDefinition = {
   name: 'measurements_1h_net_mv',
