@@ -120,7 +120,8 @@ export class IngestQueue {
     this.writing = this.writeBatch(batch).finally(() => {
       this.writing = null
       this.writingRows = 0
-      if (this.waiting.length > 0) this.schedule()
+      // Group commit: what arrived during a write has waited long enough; write it at once rather than idle until the timer.
+      if (this.waiting.length > 0) this.startWrite()
     })
   }
 

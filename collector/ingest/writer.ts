@@ -8,6 +8,7 @@
 import type { Store } from '../store/client.ts'
 import { measurementsTable, qualified } from '../store/schema.ts'
 import type { MeasurementRow } from './rows.ts'
+import { rowColumns, toTsv } from './tsv.ts'
 
 export interface WriteResult {
   /** Ids that were already stored, or repeated within the rows given. */
@@ -59,10 +60,8 @@ export async function writeRows(store: Store, rows: readonly MeasurementRow[]): 
     fresh.push(row)
   }
   if (fresh.length > 0) {
-    await store.client('ingest').insert({
-      table: qualified(store, measurementsTable.name),
-      values: fresh,
-      format: 'JSONEachRow',
+    await store.client('ingest').command({
+      query: `INSERT INTO ${qualified(store, measurementsTable.name)} (${rowColumns.join(', ')}) FORMAT TabSeparated\n${toTsv(fresh)}`,
     })
   }
   return { duplicates, written: fresh.length }

@@ -50,6 +50,15 @@ describe('a probe streams measurements to the collector', () => {
     })
   })
 
+  it('stores text exactly, whatever characters it holds', async () => {
+    const awkward = 'tab\there, newline\nthere, CR\r, backslash \\ and a literal \\N, NUL \0, "quotes", ünïcode ⟨⟩'
+    const token = await collector.addProbe('text-1', { isp: `ISP \\N ${awkward}`, city: '\\' })
+    const record = makeRecord({ probe: 'text-1', pop_raw: awkward, url: `https://x.example/${encodeURIComponent(awkward)}`, pop: null, error: null })
+    assert.equal((await collector.post(token, ndjson([record]))).status, 200)
+    const [row] = await collector.rows<Record<string, unknown>>("SELECT pop_raw, url, pop, isp, city FROM catchment.measurements WHERE probe = 'text-1'")
+    assert.deepEqual(row, { pop_raw: awkward, url: record.url, pop: null, isp: `ISP \\N ${awkward}`, city: '\\' })
+  })
+
   it('accepts gzip-compressed batches', async () => {
     const token = await collector.addProbe('gzip-1')
     const records = Array.from({ length: 50 }, () => makeRecord({ probe: 'gzip-1' }))
