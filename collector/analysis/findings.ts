@@ -241,10 +241,11 @@ export async function findFindings(store: Store, query: FindingsQuery): Promise<
 
 /** PoP codes the fleet saw in the window that no catalog source could place. */
 export async function unknownPops(store: Store, since: Date, target?: string): Promise<UnknownPop[]> {
+  const tables = analysisTables(store)
   const result = await store.client('query').query({
     query: `SELECT r.target AS target, r.pop AS pop, sum(r.samples) AS samples
-      FROM ${analysisTables(store).minutes} AS r
-      INNER JOIN (SELECT target, pop FROM ${analysisTables(store).locations} FINAL WHERE lat IS NULL) AS u
+      FROM ${tables.minutes} AS r
+      INNER JOIN (SELECT target, pop FROM ${tables.locations} FINAL WHERE lat IS NULL) AS u
       ON r.target = u.target AND r.pop = u.pop
       WHERE r.minute >= {since:DateTime64(3, 'UTC')} ${target === undefined ? '' : 'AND r.target = {target:String}'}
       GROUP BY r.target, r.pop ORDER BY sum(r.samples) DESC`,

@@ -23,6 +23,12 @@ export interface Backfill {
 }
 
 export type MigrationStep = string | Backfill
+
+/** A view's table filled with what the view would have written from the rows already in its source. */
+function backfillFor(context: SchemaContext, view: ViewDefinition, time: string): Backfill {
+  const from = qualified(context, view.from)
+  return { into: qualified(context, view.to), from, time, select: (where) => view.select(`${from} ${where}`) }
+}
 import {
   addColumns,
   createDatabase,
@@ -30,21 +36,19 @@ import {
   createView,
   dropView,
   heartbeatsTable,
-  hourFromMinute,
   hourlyRollupTable,
   hourlyRollupView,
   measurementsTable,
   migrationsTable,
   popLocationsTable,
   probesTable,
-  mergeRollupSql,
-  networkRollupSql,
   networkRollupTable,
   networkRollupView,
   qualified,
   rollupTable,
   rollupView,
   type SchemaContext,
+  type ViewDefinition,
 } from './schema.ts'
 
 export interface Migration {
@@ -77,33 +81,25 @@ export const migrations: readonly Migration[] = [
   {
     version: 4,
     name: 'connect histogram and errors by code in the rollups; hour rollup',
-    statements: (context) => {
-      const hourly = qualified(context, hourlyRollupTable.name)
-      const minutes = qualified(context, rollupTable.name)
-      return [
-        // A store from before this migration has the minute rollup without these columns; a new one has them already.
-        ...addColumns(context, rollupTable, rollupTable.columns.filter((column) => /^(connect_hist|errors_by_code|period) /.test(column))),
-        dropView(context, rollupView),
-        createView(context, rollupView),
-        ...createTable(context, hourlyRollupTable),
-        // Hours before this migration come from the minute rollup; migrations run before the collector takes traffic.
-        { into: hourly, from: minutes, time: 'minute', select: (where) => mergeRollupSql(`${minutes} ${where}`, hourFromMinute) },
-        createView(context, hourlyRollupView),
-      ]
-    },
+    statements: (context) => [
+      // A store from before this migration has the minute rollup without these columns; a new one has them already.
+      ...addColumns(context, rollupTable, rollupTable.columns.filter((column) => /^(connect_hist|errors_by_code|period) /.test(column))),
+      dropView(context, rollupView),
+      createView(context, rollupView),
+      ...createTable(context, hourlyRollupTable),
+      // Hours before this migration come from the minute rollup; migrations run before the collector takes traffic.
+      backfillFor(context, hourlyRollupView, 'minute'),
+      createView(context, hourlyRollupView),
+    ],
   },
   {
     version: 5,
     name: 'hour rollup per network, for fleet-wide dashboard panels over long ranges',
-    statements: (context) => {
-      const network = qualified(context, networkRollupTable.name)
-      const hours = qualified(context, hourlyRollupTable.name)
-      return [
-        ...createTable(context, networkRollupTable),
-        { into: network, from: hours, time: 'hour', select: (where) => networkRollupSql(`${hours} ${where}`) },
-        createView(context, networkRollupView),
-      ]
-    },
+    statements: (context) => [
+      ...createTable(context, networkRollupTable),
+      backfillFor(context, networkRollupView, 'hour'),
+      createView(context, networkRollupView),
+    ],
   },
 ]
 

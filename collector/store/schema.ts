@@ -194,8 +194,18 @@ export const hourlyRollupTable: TableDefinition = {
   shardBy: 'cityHash64(probe)',
 }
 
+/** `measureAggregates` merged from finer rows into coarser ones: what every cascaded rollup view selects. */
+const mergedMeasures = `sum(samples) AS samples,
+  sum(errors) AS errors,
+  sum(connect_samples) AS connect_samples,
+  min(connect_min) AS connect_min,
+  quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
+  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
+  sumMap(connect_hist) AS connect_hist,
+  sumMap(errors_by_code) AS errors_by_code`
+
 /** SELECT list that merges minute rows (or hour rows) into coarser ones. */
-export const mergeRollupSql = (from: string, period: { expression: string; name: string }) => `SELECT
+const mergeRollupSql = (from: string, period: { expression: string; name: string }) => `SELECT
   ${period.expression} AS ${period.name},
   target,
   probe,
@@ -204,18 +214,11 @@ export const mergeRollupSql = (from: string, period: { expression: string; name:
   any(isp) AS isp,
   any(country) AS country,
   any(city) AS city,
-  sum(samples) AS samples,
-  sum(errors) AS errors,
-  sum(connect_samples) AS connect_samples,
-  min(connect_min) AS connect_min,
-  quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
-  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
-  sumMap(connect_hist) AS connect_hist,
-  sumMap(errors_by_code) AS errors_by_code
+  ${mergedMeasures}
 FROM ${from}
 GROUP BY ${period.name}, target, probe, pop`
 
-export const hourFromMinute = { expression: 'toStartOfHour(minute)', name: 'hour' }
+const hourFromMinute = { expression: 'toStartOfHour(minute)', name: 'hour' }
 
 export const hourlyRollupView: ViewDefinition = {
   name: 'measurements_1h_mv',
@@ -253,7 +256,7 @@ export const networkRollupTable: TableDefinition = {
 }
 
 /** SELECT that merges hour rows of the probe rollup into network rows. */
-export const networkRollupSql = (from: string) => `SELECT
+const networkRollupSql = (from: string) => `SELECT
   hour,
   target,
   pop,
@@ -261,14 +264,7 @@ export const networkRollupSql = (from: string) => `SELECT
   asn,
   city,
   any(isp) AS isp,
-  sum(samples) AS samples,
-  sum(errors) AS errors,
-  sum(connect_samples) AS connect_samples,
-  min(connect_min) AS connect_min,
-  quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
-  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
-  sumMap(connect_hist) AS connect_hist,
-  sumMap(errors_by_code) AS errors_by_code
+  ${mergedMeasures}
 FROM ${from}
 GROUP BY target, hour, pop, country, asn, city`
 
