@@ -22,7 +22,7 @@ import { findFindings } from '../../collector/analysis/findings.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { dashboards } from '../../dashboards/src/build.ts'
-import { grafanaInterval, interpolate, type VariableState } from '../helpers/grafana.ts'
+import { panelSql, resolveVariables, type DashboardVariable } from '../helpers/grafana.ts'
 import { machine } from './lib/proc.ts'
 
 const { values } = parseArgs({
@@ -144,25 +144,18 @@ await session.client('query').command({ query: 'USE catchment' })
 const run = async (sql: string) => (await session.client('query').query({ query: sql, format: 'JSONCompact' })).json()
 
 for (const hours of [6, 24 * 7]) {
-  const from = new Date(end * 1000 - hours * 3_600_000)
+  const range = { from: new Date(end * 1000 - hours * 3_600_000), to: endDate }
   for (const [file, dashboard] of Object.entries(dashboards)) {
-    const templating = (dashboard.templating as { list: Array<{ name: string; type: string; multi: boolean; query: string | { rawSql: string }; current: { value: string } }> }).list
-    const variables: Record<string, VariableState> = {}
-    for (const variable of templating) {
-      if (variable.type === 'custom') {
-        variables[variable.name] = { value: variable.current.value }
-        continue
-      }
-      const sql = interpolate(typeof variable.query === 'string' ? variable.query : variable.query.rawSql, { from, to: endDate, intervalSeconds: 60, variables })
-      let result: { data: unknown[][] } = { data: [] }
+    const templating = (dashboard.templating as { list: DashboardVariable[] }).list
+    const variables = await resolveVariables(templating, range, async (sql, variable) => {
+      let rows: unknown[][] = []
       await measure(`${file} $${variable.name} (${hours} h)`, async () => {
-        result = (await run(sql)) as { data: unknown[][] }
+        rows = ((await run(sql)) as { data: unknown[][] }).data
       })
-      const options = result.data.map((row) => String(row[0]))
-      variables[variable.name] = variable.multi ? { value: ['$__all'], options } : { value: options[0] ?? '' }
-    }
+      return rows
+    })
     for (const panel of dashboard.panels as Array<{ title: string; interval?: string; targets: Array<{ rawSql: string }> }>) {
-      const sql = interpolate(panel.targets[0]?.rawSql ?? '', { from, to: endDate, intervalSeconds: grafanaInterval(from, endDate, panel.interval ? 60 : 1), variables })
+      const sql = panelSql(panel, range, variables)
       await measure(`${file} ${panel.title} (${hours} h)`, () => run(sql))
     }
   }

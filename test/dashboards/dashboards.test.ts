@@ -19,7 +19,7 @@ import { ProbeRegistry } from '../../collector/store/probes.ts'
 import { datasourceUid } from '../../dashboards/src/grafana.ts'
 import { dashboards, jsonDir, render } from '../../dashboards/src/build.ts'
 import { startTestCollector, type TestCollector } from '../helpers/collector.ts'
-import { applyConditionalAll, grafanaInterval, interpolate, referencedVariables, type QueryContext, type VariableState } from '../helpers/grafana.ts'
+import { applyConditionalAll, interpolate, panelSql, referencedVariables, resolveVariables, type DashboardVariable, type QueryContext } from '../helpers/grafana.ts'
 import { makeRecord } from '../helpers/records.ts'
 import { seedProbe } from '../helpers/seed.ts'
 
@@ -39,14 +39,8 @@ interface Panel {
   interval?: string
   transformations?: Array<{ id: string; options: Record<string, unknown> }>
 }
-interface Variable {
-  name: string
-  type: string
+interface Variable extends DashboardVariable {
   datasource?: { type: string; uid: string }
-  query: string | { rawSql: string }
-  multi: boolean
-  current: { value: string | string[] }
-  options: Array<{ value: string }>
 }
 interface Dashboard {
   uid: string
@@ -189,25 +183,11 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
     return { columns: (body as unknown as { meta: Result['columns'] }).meta, rows: (body as unknown as { data: unknown[][] }).data }
   }
 
-  /** The variables as Grafana resolves them on load: each from its query, in order; filters at All unless chosen. */
-  async function resolveVariables(dashboard: Dashboard, from: Date, to: Date, chosen: Record<string, string[]> = {}): Promise<QueryContext['variables']> {
-    const variables: Record<string, VariableState> = {}
-    for (const variable of dashboard.templating.list) {
-      if (variable.type === 'custom') {
-        variables[variable.name] = { value: variable.current.value, options: variable.options.map((option) => option.value) }
-        continue
-      }
-      const sql = typeof variable.query === 'string' ? variable.query : variable.query.rawSql
-      const result = await run(interpolate(sql, { from, to, intervalSeconds: 60, variables }))
-      const values = result.rows.map((row) => String(row[0]))
-      variables[variable.name] = variable.multi ? { value: chosen[variable.name] ?? ['$__all'], options: values } : { value: values[0] ?? '' }
-    }
-    return variables
-  }
+  const variablesFor = (dashboard: Dashboard, from: Date, to: Date, chosen: Record<string, string[]> = {}) =>
+    resolveVariables(dashboard.templating.list, { from, to }, async (sql) => (await run(sql)).rows, chosen)
 
   async function runPanel(dashboard: Dashboard, panel: Panel, from: Date, to: Date, variables: QueryContext['variables']): Promise<Result> {
-    const minimum = panel.interval === '1m' ? 60 : 1
-    const sql = interpolate(panel.targets[0]?.rawSql ?? '', { from, to, intervalSeconds: grafanaInterval(from, to, minimum), variables })
+    const sql = panelSql(panel, { from, to }, variables)
     try {
       return await run(sql)
     } catch (error) {
@@ -249,7 +229,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       const to = new Date(now + 60_000)
       const from = new Date(now - range.hours * 3_600_000)
       for (const [, dashboard] of loaded) {
-        const variables = await resolveVariables(dashboard, from, to)
+        const variables = await variablesFor(dashboard, from, to)
         assert.equal(variables.rollup?.value, range.rollup)
         assert.equal(variables.network_rollup?.value, range.networkRollup)
         assert.ok((variables.target?.options ?? []).includes('fly-app'))
@@ -316,7 +296,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
     const [, catchment] = loaded.find(([, dashboard]) => dashboard.uid === 'catchment-overview') as [string, Dashboard]
     const to = new Date(now + 60_000)
     const from = new Date(now - 3_600_000)
-    const variables = await resolveVariables(catchment, from, to, { asn: ['33915'], target: ['fly-app'] })
+    const variables = await variablesFor(catchment, from, to, { asn: ['33915'], target: ['fly-app'] })
     const map = await runPanel(catchment, catchment.panels[0] as Panel, from, to, variables)
     assert.deepEqual(column(map, 'probe_name').sort(), ['ziggo-0', 'ziggo-1', 'ziggo-2'])
   })

@@ -165,3 +165,48 @@ export function grafanaInterval(from: Date, to: Date, minimumSeconds: number): n
   const rounded = steps.find((step) => step >= raw) ?? 86400
   return Math.max(rounded, minimumSeconds)
 }
+
+/** The parts of a dashboard variable that decide its value. */
+export interface DashboardVariable {
+  name: string
+  type: string
+  multi: boolean
+  query: string | { rawSql: string }
+  current: { value: string | string[] }
+  options?: Array<{ value: string }>
+}
+
+/**
+ * The variables as Grafana resolves them on load: in order, each query
+ * variable from its own query (expanded with the variables before it), a
+ * multi-value one at All unless `chosen` picks values, a single-value one at
+ * its first row; custom variables at their saved value.
+ */
+export async function resolveVariables(
+  list: readonly DashboardVariable[],
+  range: { from: Date; to: Date },
+  runQuery: (sql: string, variable: DashboardVariable) => Promise<unknown[][]>,
+  chosen: Record<string, string[]> = {},
+): Promise<QueryContext['variables']> {
+  const variables: Record<string, VariableState> = {}
+  for (const variable of list) {
+    if (variable.type === 'custom') {
+      variables[variable.name] = { value: variable.current.value, options: (variable.options ?? []).map((option) => option.value) }
+      continue
+    }
+    const sql = typeof variable.query === 'string' ? variable.query : variable.query.rawSql
+    const rows = await runQuery(interpolate(sql, { ...range, intervalSeconds: 60, variables }), variable)
+    const values = rows.map((row) => String(row[0]))
+    variables[variable.name] = variable.multi ? { value: chosen[variable.name] ?? ['$__all'], options: values } : { value: values[0] ?? '' }
+  }
+  return variables
+}
+
+const intervalUnits: Record<string, number> = { s: 1, m: 60, h: 3600 }
+
+/** A panel's query as ClickHouse receives it, with $__interval never under the panel's minimum interval (`1m`). */
+export function panelSql(panel: { interval?: string; targets: ReadonlyArray<{ rawSql: string }> }, range: { from: Date; to: Date }, variables: QueryContext['variables']): string {
+  const minimum = /^(\d+)([smh])$/.exec(panel.interval ?? '')
+  const minimumSeconds = minimum ? Number(minimum[1]) * (intervalUnits[minimum[2] as string] as number) : 1
+  return interpolate(panel.targets[0]?.rawSql ?? '', { ...range, intervalSeconds: grafanaInterval(range.from, range.to, minimumSeconds), variables })
+}
