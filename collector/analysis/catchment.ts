@@ -3,7 +3,7 @@
  *
  *   change   a lasting switch: the probe was on PoP A for ≥ minRun, then on B
  *            for ≥ minRun (or still is, for ≥ minRun). BGP moved it.
- *   flap     ≥ 2 switches between ≥ 2 PoPs within one hour (Calder et al.
+ *   flap     ≥ 2 switches between ≥ 2 PoPs within an hour (Calder et al.
  *            saw this for 1–3 % of vantage points): load balancing or an
  *            unstable route, not a decision.
  *   path     an RTT level shift (≥ max(5 ms, 25 %), both sides ≥ 3 minutes)
@@ -52,6 +52,7 @@ export interface CatchmentChange {
 export interface Flap {
   target: string
   probe: string
+  /** The hour the flapping began: switches less than an hour apart count as one episode. */
   hour: string
   switches: number
   pops: string[]
@@ -165,13 +166,24 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
 
   const changes = run<CatchmentChange>(catchmentChangesSql(rollup, inputs))
 
+  // Switches less than an hour apart chain into one episode, so flapping across a clock hour's end is
+  // still seen: any two switches within 60 minutes of each other are in the same episode.
   const flaps = run<Flap>(`
-    WITH ${runsCte(rollup, inputs)}
-    SELECT target, probe, formatDateTime(toStartOfHour(point_time), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
-      toUInt32(sum(point_switched)) AS switches, arraySort(groupUniqArray(point_pop)) AS pops
-    FROM tracks
-    ARRAY JOIN track_times AS point_time, track_pops AS point_pop, track_switched AS point_switched
-    GROUP BY target, probe, toStartOfHour(point_time)
+    WITH ${runsCte(rollup, inputs)},
+    switches AS (
+      SELECT target, probe,
+        arrayFilter(i -> track_switched[i] = 1, arrayEnumerate(track_pops)) AS at,
+        arrayMap(i -> track_times[i], at) AS switch_times,
+        arrayMap(i -> track_pops[i - 1], at) AS from_pops,
+        arrayMap(i -> track_pops[i], at) AS to_pops,
+        arrayCumSum(arrayMap((t, k) -> toUInt32(k = 1 OR dateDiff('second', switch_times[k - 1], t) >= 3600), switch_times, arrayEnumerate(switch_times))) AS episodes
+      FROM tracks
+    )
+    SELECT target, probe, formatDateTime(toStartOfHour(min(switch_time)), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
+      toUInt32(count()) AS switches, arraySort(groupUniqArrayArray([from_pop, to_pop])) AS pops
+    FROM switches
+    ARRAY JOIN switch_times AS switch_time, from_pops AS from_pop, to_pops AS to_pop, episodes AS episode
+    GROUP BY target, probe, episode
     HAVING switches >= 2 AND length(pops) >= 2
     ORDER BY hour, probe`)
 

@@ -225,15 +225,25 @@ describe('catchment changes, flapping and path changes', () => {
     await seedProbe(collector.store, { ...base, probe: 'shifter', pops: minutes(60, 'ams'), rtts: Array.from({ length: 60 }, (_, i) => (i < 30 ? 5 : 25)) })
     await seedProbe(collector.store, { ...base, probe: 'steady', pops: minutes(60, 'ams'), rtts: 5 })
     await seedProbe(collector.store, { ...base, probe: 'blip', pops: [...minutes(30, 'ams'), ...minutes(3, 'fra'), ...minutes(27, 'ams')], rtts: 5 })
+    // The same blip placed so that it leaves at hh:58 and comes back at hh:01, across a clock hour's end.
+    const hourStart = Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000
+    const straddlerEnd = hourStart + 28 * 60_000
+    await seedProbe(collector.store, {
+      ...base,
+      probe: 'straddler',
+      pops: [...minutes(30, 'ams'), ...minutes(3, 'fra'), ...minutes(27, 'ams')],
+      rtts: 5,
+      endsMinutesAgo: (Date.now() - straddlerEnd) / 60_000,
+    })
 
-    const report = await catchmentReport(collector.store, { since: new Date(Date.now() - 2 * 3600_000), target: 'moves', minRunMinutes: 10 })
+    const report = await catchmentReport(collector.store, { since: new Date(Date.now() - 4 * 3600_000), target: 'moves', minRunMinutes: 10 })
     assert.deepEqual(
       report.changes.map((c) => [c.probe, c.from_pop, c.to_pop, c.from_minutes, c.to_minutes]),
       [['changer', 'ams', 'fra', 30, 30]],
       'only the lasting switch; a 3-minute blip is not a catchment change',
     )
-    // Away and back within the hour is alternation too (DESIGN: ≥ 2 PoPs alternating within an hour).
-    assert.deepEqual([...new Set(report.flaps.map((f) => f.probe))].sort(), ['blip', 'flapper'])
+    // Away and back within the hour is alternation too (DESIGN: ≥ 2 PoPs alternating within an hour), whatever the clock says.
+    assert.deepEqual([...new Set(report.flaps.map((f) => f.probe))].sort(), ['blip', 'flapper', 'straddler'])
     assert.ok(report.flaps.every((f) => f.switches >= 2 && f.pops.join() === 'ams,fra'))
     assert.ok(report.flaps.filter((f) => f.probe === 'flapper').reduce((sum, f) => sum + f.switches, 0) >= 50)
     assert.deepEqual(report.path_changes.map((p) => [p.probe, p.pop, p.rtt_before_ms, p.rtt_after_ms]), [['shifter', 'ams', 5, 25]])
