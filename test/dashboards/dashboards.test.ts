@@ -150,6 +150,13 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
     // A Frankfurt probe whose catchment moves from Amsterdam to Frankfurt halfway, and whose target sometimes fails.
     const frankfurt = { probe: 'dtag-0', target: 'fly-app', asn: 3320, isp: 'DTAG', city: 'Frankfurt', country: 'DE', lat: 50.11, lon: 8.68 }
     await seedProbe(collector.store, { ...frankfurt, pops: [...Array<string>(20).fill('ams'), ...Array<string>(20).fill('fra')], rtts: [...Array<number>(20).fill(12), ...Array<number>(20).fill(3)] })
+    // A Stockholm probe that moved from Amsterdam to Frankfurt hours ago, its two halves hours apart: at hour
+    // granularity the week's view must see that change whatever minute of the hour the test runs at (the
+    // Frankfurt probe's change above lies within one clock hour when it runs after hh:39). It measures
+    // nothing in the last hour but is alive: it sends heartbeats.
+    const stockholm = { probe: 'telia-0', target: 'fly-app', asn: 1299, isp: 'Telia', city: 'Stockholm', country: 'SE', lat: 59.33, lon: 18.07 }
+    await seedProbe(collector.store, { ...stockholm, pops: Array<string>(30).fill('ams'), rtts: 25, endsMinutesAgo: 300 })
+    await seedProbe(collector.store, { ...stockholm, pops: Array<string>(30).fill('fra'), rtts: 20, endsMinutesAgo: 120 })
     const registry = new ProbeRegistry(collector.store)
     const dtag = await registry.get('dtag-0')
     const failures = ['TIMEOUT', 'TIMEOUT', 'TIMEOUT', 'ECONNREFUSED'].map((error, i) =>
@@ -164,6 +171,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       values: [
         { ts: new Date(now - 3 * 3_600_000).toISOString(), probe: 'quiet-1', version: '0.1.0', targets: 1, spool_records: 0, spool_bytes: 0, dropped_total: 0, rejected_total: 0 },
         { ts: new Date(now - 60_000).toISOString(), probe: 'kpn-0', version: '0.1.0', targets: 1, spool_records: 12, spool_bytes: 4096, dropped_total: 0, rejected_total: 0 },
+        { ts: new Date(now - 60_000).toISOString(), probe: 'telia-0', version: '0.1.0', targets: 1, spool_records: 0, spool_bytes: 0, dropped_total: 0, rejected_total: 0 },
       ],
       format: 'JSONEachRow',
     })
@@ -271,6 +279,9 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   it('shows the Frankfurt probe moving from ams to fra, errors by code, and the silent probe', () => {
     const changes = results.get('measurements_1m:catchment-findings:Catchment changes')
     assert.deepEqual([column(changes, 'probe')[0], column(changes, 'from_pop')[0], column(changes, 'to_pop')[0]], ['dtag-0', 'ams', 'fra'])
+    const weekOfChanges = results.get('measurements_1h:catchment-findings:Networks whose PoP changed')
+    const stockholm = column(weekOfChanges, 'network').flatMap((network, i) => (String(network).includes('AS1299') ? [column(weekOfChanges, 'served_by')[i]] : []))
+    assert.deepEqual([...new Set(stockholm)], ['ams', 'fra'], 'hour by hour, Stockholm went from ams to fra')
     const errors = results.get('measurements_1m:catchment-fleet:Error rate by code')
     assert.deepEqual([...new Set(column(errors, 'code'))].sort(), ['ECONNREFUSED', 'TIMEOUT'])
     const silent = results.get('measurements_1m:catchment-fleet:Silent probes')
@@ -281,14 +292,17 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   })
 
   it('counts every sample once in the rate and the heatmap, in either rollup', () => {
-    const stored = 7 * 40 + 4
-    for (const rollup of ['measurements_1m', 'measurements_1h']) {
+    // The last hour holds the 7 probes' 40 samples and the 4 failures; the week adds Stockholm's 60 older ones.
+    const expected = [
+      { rollup: 'measurements_1m', interval: 60, connects: 7 * 40 },
+      { rollup: 'measurements_1h', interval: 3600, connects: 7 * 40 + 60 },
+    ]
+    for (const { rollup, interval, connects } of expected) {
       const rate = results.get(`${rollup}:catchment-fleet:Measurements per second`)
-      const interval = rollup === 'measurements_1m' ? 60 : 3600
       const samples = column(rate, 'measurements_per_s').reduce<number>((sum, value) => sum + Number(value) * interval, 0)
-      assert.ok(Math.abs(samples - stored) < 1e-6, `${rollup}: ${samples} samples`)
+      assert.ok(Math.abs(samples - (connects + 4)) < 1e-6, `${rollup}: ${samples} samples`)
       const heatmap = results.get(`${rollup}:catchment-latency:Connect time distribution`)
-      assert.equal(column(heatmap, 'connects').reduce<number>((sum, value) => sum + Number(value), 0), 7 * 40, `${rollup}: every connect in one bucket`)
+      assert.equal(column(heatmap, 'connects').reduce<number>((sum, value) => sum + Number(value), 0), connects, `${rollup}: every connect in one bucket`)
     }
   })
 
