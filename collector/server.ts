@@ -11,7 +11,7 @@ import { ProbeDirectory } from './auth/directory.ts'
 import { createApp } from './app.ts'
 import type { CollectorConfig } from './config.ts'
 import { IngestQueue } from './ingest/queue.ts'
-import { writeRows } from './ingest/writer.ts'
+import { writeBatches } from './ingest/writer.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
 import { openStore } from './store/client.ts'
@@ -37,7 +37,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
     maxRows: config.ingest.queue_rows,
     batchRows: config.ingest.batch_rows,
     batchMs: config.ingest.batch_ms,
-    write: (rows) => writeRows(store, rows),
+    write: (batches) => writeBatches(store, batches),
     onWrite({ rows, seconds, error }) {
       metrics.insertSeconds.observe(seconds)
       metrics.insertRows.observe(rows)

@@ -5,7 +5,7 @@
  * promise settles only after its rows are committed: an acknowledgement
  * means durable.
  */
-import type { MeasurementRow } from './rows.ts'
+import type { RowBatch } from './rows.ts'
 import type { WriteResult } from './writer.ts'
 
 export interface QueueOptions {
@@ -15,7 +15,7 @@ export interface QueueOptions {
   batchRows: number
   /** …or when the oldest waiting row has waited this long. */
   batchMs: number
-  write(rows: MeasurementRow[]): Promise<WriteResult>
+  write(batches: RowBatch[]): Promise<WriteResult>
   /** Called after every write, for metrics. */
   onWrite?(info: { rows: number; written: number; seconds: number; error: unknown }): void
 }
@@ -40,7 +40,7 @@ export class QueueClosedError extends Error {
 }
 
 interface Pending {
-  rows: MeasurementRow[]
+  batch: RowBatch
   resolve(result: SubmitResult): void
   reject(error: unknown): void
 }
@@ -62,16 +62,17 @@ export class IngestQueue {
     return this.waitingRows + this.writingRows
   }
 
-  submit(rows: MeasurementRow[]): Promise<SubmitResult> {
+  submit(batch: RowBatch): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new QueueClosedError())
-    if (rows.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 })
-    if (this.depth + rows.length > this.options.maxRows) {
+    const rows = batch.records.length
+    if (rows === 0) return Promise.resolve({ stored: 0, duplicates: 0 })
+    if (this.depth + rows > this.options.maxRows) {
       const seconds = this.throughput > 0 ? Math.ceil(this.depth / this.throughput) : 1
       return Promise.reject(new QueueFullError(Math.min(Math.max(seconds, 1), 30)))
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ rows, resolve, reject })
-      this.waitingRows += rows.length
+      this.waiting.push({ batch, resolve, reject })
+      this.waitingRows += rows
       this.schedule()
     })
   }
@@ -99,25 +100,25 @@ export class IngestQueue {
     }
   }
 
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = []
+  private takeWrite(): Pending[] {
+    const taken: Pending[] = []
     let rows = 0
-    while (this.waiting.length > 0 && (batch.length === 0 || rows + this.waiting[0]!.rows.length <= this.options.batchRows)) {
+    while (this.waiting.length > 0 && (taken.length === 0 || rows + this.waiting[0]!.batch.records.length <= this.options.batchRows)) {
       const next = this.waiting.shift() as Pending
-      batch.push(next)
-      rows += next.rows.length
+      taken.push(next)
+      rows += next.batch.records.length
     }
     this.waitingRows -= rows
     this.writingRows = rows
-    return batch
+    return taken
   }
 
   private startWrite(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    const batch = this.takeBatch()
-    if (batch.length === 0) return
-    this.writing = this.writeBatch(batch).finally(() => {
+    const taken = this.takeWrite()
+    if (taken.length === 0) return
+    this.writing = this.commit(taken).finally(() => {
       this.writing = null
       this.writingRows = 0
       // Group commit: what arrived during a write has waited long enough; write it at once rather than idle until the timer.
@@ -125,26 +126,23 @@ export class IngestQueue {
     })
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
-    const rows = batch.flatMap((pending) => pending.rows)
+  private async commit(taken: Pending[]): Promise<void> {
+    const rows = taken.reduce((sum, pending) => sum + pending.batch.records.length, 0)
     const started = process.hrtime.bigint()
     let result: WriteResult | null = null
     let failure: unknown = null
     try {
-      result = await this.options.write(rows)
+      result = await this.options.write(taken.map((pending) => pending.batch))
     } catch (error) {
       failure = error
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    if (result && seconds > 0) this.throughput = rows.length / seconds
-    this.options.onWrite?.({ rows: rows.length, written: result?.written ?? 0, seconds, error: failure })
-    for (const pending of batch) {
-      if (!result) {
-        pending.reject(failure)
-        continue
-      }
-      const duplicates = pending.rows.filter((row) => result.duplicates.has(row.id)).length
-      pending.resolve({ stored: pending.rows.length - duplicates, duplicates })
-    }
+    if (result && seconds > 0) this.throughput = rows / seconds
+    this.options.onWrite?.({ rows, written: result?.written ?? 0, seconds, error: failure })
+    taken.forEach((pending, i) => {
+      if (!result) return pending.reject(failure)
+      const stored = result.stored[i] ?? 0
+      pending.resolve({ stored, duplicates: pending.batch.records.length - stored })
+    })
   }
 }

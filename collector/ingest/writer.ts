@@ -5,14 +5,16 @@
  * per-minute rollup (fed by a materialized view on insert) from counting them
  * twice.
  */
+import type { Measurement } from '../../probe/record.ts'
 import type { Store } from '../store/client.ts'
+import type { ProbeMetadata } from '../store/probes.ts'
 import { measurementsTable, qualified } from '../store/schema.ts'
-import type { MeasurementRow } from './rows.ts'
+import { rowBatch, type RowBatch } from './rows.ts'
 import { rowColumns, toTsv } from './tsv.ts'
 
 export interface WriteResult {
-  /** Ids that were already stored, or repeated within the rows given. */
-  duplicates: Set<string>
+  /** Per batch, in order: how many of its records were written; the rest were already stored or repeated. */
+  stored: number[]
   written: number
 }
 
@@ -21,13 +23,13 @@ function distinct<T>(values: Iterable<T>): T[] {
 }
 
 /** Which of these ids are already stored. The key prefix (target, probe, ts) keeps the lookup narrow. */
-async function storedIds(store: Store, rows: readonly MeasurementRow[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set()
-  let from = rows[0]!.ts
+async function storedIds(store: Store, records: readonly Measurement[]): Promise<Set<string>> {
+  if (records.length === 0) return new Set()
+  let from = records[0]!.ts
   let to = from
-  for (const row of rows) {
-    if (row.ts < from) from = row.ts
-    if (row.ts > to) to = row.ts
+  for (const record of records) {
+    if (record.ts < from) from = record.ts
+    if (record.ts > to) to = record.ts
   }
   const result = await store.client('ingest').query({
     // Not `AS id`: ClickHouse would let the alias shadow the column in WHERE.
@@ -36,33 +38,44 @@ async function storedIds(store: Store, rows: readonly MeasurementRow[]): Promise
         AND ts BETWEEN parseDateTime64BestEffort({from:String}, 3, 'UTC') AND parseDateTime64BestEffort({to:String}, 3, 'UTC')
         AND id IN {ids:Array(UUID)}`,
     query_params: {
-      targets: distinct(rows.map((row) => row.target)),
-      probes: distinct(rows.map((row) => row.probe)),
+      targets: distinct(records.map((record) => record.target)),
+      probes: distinct(records.map((record) => record.probe)),
       from,
       to,
-      ids: rows.map((row) => row.id),
+      ids: records.map((record) => record.id),
     },
     format: 'JSONEachRow',
   })
   return new Set((await result.json<{ stored_id: string }>()).map((row) => row.stored_id))
 }
 
-export async function writeRows(store: Store, rows: readonly MeasurementRow[]): Promise<WriteResult> {
-  const duplicates = await storedIds(store, rows)
-  const fresh: MeasurementRow[] = []
+/**
+ * Writes the batches in one insert. Only batches that may have been sent
+ * before are looked up; ids repeated within or across the batches are always
+ * dropped. A batch that lost records to either is encoded again without them.
+ */
+export async function writeBatches(store: Store, batches: readonly RowBatch[]): Promise<WriteResult> {
+  const duplicates = await storedIds(
+    store,
+    batches.flatMap((batch) => (batch.firstAttempt ? [] : batch.records)),
+  )
   const seen = new Set<string>()
-  for (const row of rows) {
-    if (duplicates.has(row.id) || seen.has(row.id)) {
-      duplicates.add(row.id)
-      continue
-    }
-    seen.add(row.id)
-    fresh.push(row)
-  }
-  if (fresh.length > 0) {
-    await store.client('ingest').command({
-      query: `INSERT INTO ${qualified(store, measurementsTable.name)} (${rowColumns.join(', ')}) FORMAT TabSeparated\n${toTsv(fresh)}`,
+  let data = ''
+  const stored = batches.map((batch) => {
+    const fresh = batch.records.filter((record) => {
+      const repeated = duplicates.has(record.id) || seen.has(record.id)
+      seen.add(record.id)
+      return !repeated
     })
-  }
-  return { duplicates, written: fresh.length }
+    data += fresh.length === batch.records.length ? batch.tsv : toTsv(fresh, batch.metadata)
+    return fresh.length
+  })
+  const written = stored.reduce((sum, count) => sum + count, 0)
+  if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
+  return { stored, written }
+}
+
+/** One probe's records, looked up and written as a retry would be. */
+export function writeRows(store: Store, records: readonly Measurement[], metadata: ProbeMetadata): Promise<WriteResult> {
+  return writeBatches(store, [rowBatch(records, metadata)])
 }

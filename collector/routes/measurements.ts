@@ -10,7 +10,7 @@ import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
 import { parseBatch } from '../ingest/ndjson.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
-import { toRow } from '../ingest/rows.ts'
+import { rowBatch } from '../ingest/rows.ts'
 import { reasonClass, type CollectorMetrics } from '../metrics.ts'
 import type { Logger } from '../logger.ts'
 
@@ -21,6 +21,14 @@ export interface MeasurementRouteOptions {
   maxBodyBytes: number
   maxLineBytes: number
 }
+
+/**
+ * How many times the sender may have sent these records, this time included.
+ * `1` promises none of them can be stored yet, which spares the stored-id
+ * lookup (a third of an insert's time); absent or anything else, they are
+ * looked up, as a retry is.
+ */
+export const attemptHeader = 'x-catchment-attempt'
 
 /** At most this many rejected lines are listed back; the count is always exact. */
 const maxRejectedListed = 100
@@ -50,7 +58,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     }
 
     try {
-      const result = await queue.submit(records.map((record) => toRow(record, probe)))
+      const result = await queue.submit(rowBatch(records, probe, { firstAttempt: c.req.header(attemptHeader) === '1' }))
       metrics.accepted.inc({ kind: 'new' }, result.stored)
       metrics.accepted.inc({ kind: 'duplicate' }, result.duplicates)
       return c.json({ accepted: records.length, duplicates: result.duplicates, ...rejectedBody }, 200)

@@ -8,14 +8,26 @@
  * one path run in parallel; a second *process* on the path is refused.
  */
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import type { ChdbExtension } from 'chdb/connection'
+import { qualified } from './schema.ts'
 import { parseStoreUrl, type StoreLocation } from './url.ts'
 
 export type StoreRole = 'ingest' | 'query' | 'registry'
+
+export interface TabSeparatedInsert {
+  /** A table of the store's database, unqualified. */
+  table: string
+  columns: readonly string[]
+  /** Rows as TabSeparated text, each ending in a newline. */
+  data: string
+}
 
 export interface Store {
   readonly location: StoreLocation
   readonly database: string
   client(role: StoreRole): ClickHouseClient
+  /** Inserts rows already in TabSeparated, by the fastest path the store has. */
+  insertTabSeparated(role: StoreRole, insert: TabSeparatedInsert): Promise<void>
   close(): Promise<void>
 }
 
@@ -30,33 +42,38 @@ const commonSettings: ClickHouseSettings = {
   max_memory_usage: '4000000000',
 }
 
-async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[]): Promise<Map<StoreRole, ClickHouseClient>> {
+interface Session {
+  client: ClickHouseClient
+  /** chDB's own insert: the payload goes to the engine as bytes. */
+  chdb?: ChdbExtension
+}
+
+async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[]): Promise<Map<StoreRole, Session>> {
   // Loaded only here: the probe must never pull in ClickHouse's 550 MB library.
   const { createChdbConnection } = await import('chdb/connection')
-  const clients = new Map<StoreRole, ClickHouseClient>()
+  const clients = new Map<StoreRole, Session>()
   for (const role of roles) {
     let connection
     try {
       connection = createChdbConnection({ path: location.path })
     } catch (error) {
-      for (const client of clients.values()) await client.close()
+      for (const { client } of clients.values()) await client.close()
       const detail = (error as Error).message
       const hint = /lock|Another server instance|Failed to create connection/i.test(detail)
         ? ' — another process (a running `collector serve`?) holds it; stop that process, or use its admin API with --collector'
         : ''
       throw new StoreOpenError(`cannot open chdb store at ${location.path}${hint}`)
     }
-    clients.set(role, createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]))
+    clients.set(role, { client: createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]), chdb: connection.chdb })
   }
   return clients
 }
 
-function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles: StoreRole[]): Map<StoreRole, ClickHouseClient> {
-  const clients = new Map<StoreRole, ClickHouseClient>()
+function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles: StoreRole[]): Map<StoreRole, Session> {
+  const clients = new Map<StoreRole, Session>()
   for (const role of roles) {
-    clients.set(
-      role,
-      createClient({
+    clients.set(role, {
+      client: createClient({
         url: location.url,
         username: location.username,
         password: location.password,
@@ -66,24 +83,40 @@ function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles:
         request_timeout: 60_000,
         compression: { request: true, response: true },
       }),
-    )
+    })
   }
   return clients
+}
+
+/** Settings in SQL text, for chDB's insert, which takes none of the client's. */
+const chdbInsertSettings = { date_time_input_format: 'best_effort' } as const
+
+async function insertTabSeparated(session: Session, database: string, insert: TabSeparatedInsert): Promise<void> {
+  if (session.chdb) {
+    // The engine parses a byte payload in parallel: about twice as fast as the same text
+    // inlined into the query, which it parses on one thread.
+    // It takes plain `db.table` only; database names are plain identifiers (url.ts), table names ours.
+    await session.chdb.rawInsert({ table: `${database}.${insert.table}`, columns: insert.columns, values: Buffer.from(insert.data), format: 'TabSeparated', settings: chdbInsertSettings })
+    return
+  }
+  await session.client.command({ query: `INSERT INTO ${qualified({ database }, insert.table)} (${insert.columns.join(', ')}) FORMAT TabSeparated\n${insert.data}` })
 }
 
 export async function openStore(url: string, roles: StoreRole[] = ['ingest', 'query', 'registry']): Promise<Store> {
   const location = parseStoreUrl(url)
   const clients = location.kind === 'chdb' ? await openChdb(location, roles) : openServer(location, roles)
+  const session = (role: StoreRole): Session => {
+    const open = clients.get(role) ?? clients.values().next().value
+    if (!open) throw new StoreOpenError('store has no open sessions')
+    return open
+  }
   return {
     location,
     database: location.database,
-    client(role) {
-      const client = clients.get(role) ?? clients.values().next().value
-      if (!client) throw new StoreOpenError('store has no open sessions')
-      return client
-    },
+    client: (role) => session(role).client,
+    insertTabSeparated: (role, insert) => insertTabSeparated(session(role), location.database, insert),
     async close() {
-      for (const client of clients.values()) await client.close()
+      for (const { client } of clients.values()) await client.close()
     },
   }
 }

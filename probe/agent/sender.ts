@@ -56,6 +56,8 @@ export function interpret(status: number, body: CollectorAnswer, retryAfter: str
 export class Sender {
   private stopped = false
   private failures = 0
+  /** Posts made of each segment still in the spool, to tell the collector which batches are new. */
+  private readonly attempts = new Map<number, number>()
   private wake: (() => void) | null = null
   private loop: Promise<void> | null = null
 
@@ -112,13 +114,19 @@ export class Sender {
         await spool.acknowledge(segment)
         return 0
       }
-      outcome = await this.post(lines)
+      // Segments are sent oldest first: those before this one were acknowledged or dropped.
+      for (const seq of this.attempts.keys()) if (seq < segment.seq) this.attempts.delete(seq)
+      // A recovered segment counts as sent once already: the last process may have posted it.
+      const attempt = (this.attempts.get(segment.seq) ?? (segment.recovered ? 1 : 0)) + 1
+      this.attempts.set(segment.seq, attempt)
+      outcome = await this.post(lines, attempt)
     } catch (error) {
       outcome = { kind: 'retry', afterMs: null, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message }
     }
 
     switch (outcome.kind) {
       case 'acknowledged':
+        this.attempts.delete(segment.seq)
         if (outcome.rejected > 0) {
           logger.warn({ rejected: outcome.rejected, reasons: outcome.reasons.slice(0, 5) }, 'collector rejected records; they are dropped')
         }
@@ -129,6 +137,7 @@ export class Sender {
       case 'refused':
         logger.error({ reason: outcome.reason, records: segment.records }, 'collector refused a batch for good; it is dropped')
         await spool.acknowledge(segment, segment.records)
+        this.attempts.delete(segment.seq)
         this.failures = 0
         return 0
       case 'unauthorized':
@@ -147,11 +156,13 @@ export class Sender {
     }
   }
 
-  private async post(lines: string[]): Promise<Outcome> {
+  private async post(lines: string[], attempt: number): Promise<Outcome> {
     const body = await gzip(Buffer.from(`${lines.join('\n')}\n`))
     const response = await this.options.collector.send('POST', '/v1/measurements', body, {
       'content-type': 'application/x-ndjson',
       'content-encoding': 'gzip',
+      // The collector looks up stored ids only for a batch that may have been sent before.
+      'x-catchment-attempt': String(attempt),
     })
     let parsed: CollectorAnswer
     try {

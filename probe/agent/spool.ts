@@ -23,6 +23,8 @@ export interface Segment {
   file: string
   records: number
   bytes: number
+  /** Found on disk at start: a process before this one may have sent it already. */
+  recovered?: boolean
 }
 
 export interface SpoolStats {
@@ -133,7 +135,7 @@ export class Spool {
         continue
       }
       // Whatever was active when the last process stopped is sealed now.
-      this.sealed.push({ seq, file, records: countLines(content), bytes: content.length })
+      this.sealed.push({ seq, file, records: countLines(content), bytes: content.length, recovered: true })
       lastSeq = Math.max(lastSeq, seq)
     }
     await this.startSegment(lastSeq + 1)

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { toRow } from '../../collector/ingest/rows.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
@@ -67,7 +66,7 @@ describe('the rollups', () => {
     await client.command({ query: `ALTER TABLE ${minutes} DROP COLUMN period, DROP COLUMN connect_hist, DROP COLUMN errors_by_code` })
     const oldSelect = rollupView.select(qualified(store, 'measurements')).replace(/,\n {2}sumMapIf[^\n]*connect_hist,\n {2}sumMapIf[^\n]*errors_by_code/, '')
     await client.command({ query: `CREATE MATERIALIZED VIEW ${qualified(store, rollupView.name)} TO ${minutes} AS ${oldSelect}` })
-    await writeRows(store, twoHours(start).map((record) => toRow(record, defaultMetadata)))
+    await writeRows(store, twoHours(start), defaultMetadata)
 
     const report = await migrate(store, { retentionDays: 30 })
     assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5])
@@ -89,7 +88,7 @@ describe('the rollups', () => {
 
   it('agree with the raw rows once new measurements arrive: counts, error codes, histogram, quantiles', async () => {
     const later = start + 24 * 3_600_000
-    await writeRows(store, twoHours(later).map((record) => toRow(record, { ...defaultMetadata })))
+    await writeRows(store, twoHours(later), defaultMetadata)
     const since = `WHERE minute >= toStartOfHour(toDateTime(${later / 1000}))`
     const [raw] = await rows<Totals>(
       store,

@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
 import { findFindings } from '../../collector/analysis/findings.ts'
 import { PopLocationSync } from '../../collector/analysis/pop-sync.ts'
-import { toRow } from '../../collector/ingest/rows.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { ProbeRegistry } from '../../collector/store/probes.ts'
@@ -163,7 +162,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       makeRecord({ probe: 'dtag-0', target: 'fly-app', pop: null, pop_raw: null, status: null, error: error as 'TIMEOUT', connect_ms: null, tls_ms: null, ttfb_ms: null, total_ms: null, ts: new Date(now - i * 60_000).toISOString() }),
     )
     assert.ok(dtag)
-    await writeRows(collector.store, failures.map((record) => toRow(record, dtag)))
+    await writeRows(collector.store, failures, dtag)
     // A probe that registered, sent one heartbeat three hours ago, and went quiet.
     await registry.add('quiet-1', { asn: 3320, isp: 'DTAG', country: 'DE', city: 'Berlin', lat: 52.52, lon: 13.4, tags: [] })
     await collector.store.client('registry').insert({

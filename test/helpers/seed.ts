@@ -4,7 +4,6 @@
  * ending now. Written through the collector's own writer, so the rollup is
  * built exactly as in production.
  */
-import { toRow } from '../../collector/ingest/rows.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import type { Store } from '../../collector/store/client.ts'
 import { ProbeRegistry } from '../../collector/store/probes.ts'
@@ -42,19 +41,16 @@ export async function seedProbe(store: Store, seeded: SeededProbe): Promise<void
   const record = existing ?? (await registry.add(seeded.probe, metadata)).record
   const end = Date.now() - (seeded.endsMinutesAgo ?? 0) * 60_000
   const count = seeded.pops.length
-  const rows = seeded.pops.map((pop, i) =>
-    toRow(
-      makeRecord({
-        probe: seeded.probe,
-        target: seeded.target,
-        pop,
-        connect_ms: typeof seeded.rtts === 'number' ? seeded.rtts : (seeded.rtts[i] as number),
-        ts: new Date(end - (count - 1 - i) * 60_000).toISOString(),
-      }),
-      { ...record, ...metadata },
-    ),
+  const records = seeded.pops.map((pop, i) =>
+    makeRecord({
+      probe: seeded.probe,
+      target: seeded.target,
+      pop,
+      connect_ms: typeof seeded.rtts === 'number' ? seeded.rtts : (seeded.rtts[i] as number),
+      ts: new Date(end - (count - 1 - i) * 60_000).toISOString(),
+    }),
   )
-  await writeRows(store, rows)
+  await writeRows(store, records, { ...record, ...metadata })
 }
 
 /** A point `km` east of (lat 0, lon 0) along the equator: distances along it are exact. */
