@@ -64,7 +64,7 @@ export class IngestQueue {
 
   submit(batch: RowBatch): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new QueueClosedError())
-    const rows = batch.records.length
+    const rows = batch.ids.length
     if (rows === 0) return Promise.resolve({ stored: 0, duplicates: 0 })
     if (this.depth + rows > this.options.maxRows) {
       const seconds = this.throughput > 0 ? Math.ceil(this.depth / this.throughput) : 1
@@ -103,10 +103,10 @@ export class IngestQueue {
   private takeWrite(): Pending[] {
     const taken: Pending[] = []
     let rows = 0
-    while (this.waiting.length > 0 && (taken.length === 0 || rows + this.waiting[0]!.batch.records.length <= this.options.batchRows)) {
+    while (this.waiting.length > 0 && (taken.length === 0 || rows + this.waiting[0]!.batch.ids.length <= this.options.batchRows)) {
       const next = this.waiting.shift() as Pending
       taken.push(next)
-      rows += next.batch.records.length
+      rows += next.batch.ids.length
     }
     this.waitingRows -= rows
     this.writingRows = rows
@@ -127,7 +127,7 @@ export class IngestQueue {
   }
 
   private async commit(taken: Pending[]): Promise<void> {
-    const rows = taken.reduce((sum, pending) => sum + pending.batch.records.length, 0)
+    const rows = taken.reduce((sum, pending) => sum + pending.batch.ids.length, 0)
     const started = process.hrtime.bigint()
     let result: WriteResult | null = null
     let failure: unknown = null
@@ -142,7 +142,7 @@ export class IngestQueue {
     taken.forEach((pending, i) => {
       if (!result) return pending.reject(failure)
       const stored = result.stored[i] ?? 0
-      pending.resolve({ stored, duplicates: pending.batch.records.length - stored })
+      pending.resolve({ stored, duplicates: pending.batch.ids.length - stored })
     })
   }
 }

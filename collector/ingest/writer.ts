@@ -9,8 +9,8 @@ import type { Measurement } from '../../probe/record.ts'
 import type { Store } from '../store/client.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
 import { measurementsTable, qualified } from '../store/schema.ts'
-import { rowBatch, type RowBatch } from './rows.ts'
-import { rowColumns, toTsv } from './tsv.ts'
+import { rowBatch, withoutRows, type RowBatch } from './rows.ts'
+import { rowColumns } from './tsv.ts'
 
 export interface WriteResult {
   /** Per batch, in order: how many of its records were written; the rest were already stored or repeated. */
@@ -22,14 +22,14 @@ function distinct<T>(values: Iterable<T>): T[] {
   return [...new Set(values)]
 }
 
-/** Which of these ids are already stored. The key prefix (target, probe, ts) keeps the lookup narrow. */
-async function storedIds(store: Store, records: readonly Measurement[]): Promise<Set<string>> {
-  if (records.length === 0) return new Set()
-  let from = records[0]!.ts
-  let to = from
-  for (const record of records) {
-    if (record.ts < from) from = record.ts
-    if (record.ts > to) to = record.ts
+/** Which of these batches' ids are already stored. The key prefix (target, probe, ts) keeps the lookup narrow. */
+async function storedIds(store: Store, batches: readonly RowBatch[]): Promise<Set<string>> {
+  if (batches.length === 0) return new Set()
+  let from = batches[0]!.from
+  let to = batches[0]!.to
+  for (const batch of batches) {
+    if (batch.from < from) from = batch.from
+    if (batch.to > to) to = batch.to
   }
   const result = await store.client('ingest').query({
     // Not `AS id`: ClickHouse would let the alias shadow the column in WHERE.
@@ -38,11 +38,11 @@ async function storedIds(store: Store, records: readonly Measurement[]): Promise
         AND ts BETWEEN parseDateTime64BestEffort({from:String}, 3, 'UTC') AND parseDateTime64BestEffort({to:String}, 3, 'UTC')
         AND id IN {ids:Array(UUID)}`,
     query_params: {
-      targets: distinct(records.map((record) => record.target)),
-      probes: distinct(records.map((record) => record.probe)),
+      targets: distinct(batches.flatMap((batch) => batch.targets)),
+      probes: distinct(batches.map((batch) => batch.probe)),
       from,
       to,
-      ids: records.map((record) => record.id),
+      ids: batches.flatMap((batch) => batch.ids),
     },
     format: 'JSONEachRow',
   })
@@ -52,23 +52,23 @@ async function storedIds(store: Store, records: readonly Measurement[]): Promise
 /**
  * Writes the batches in one insert. Only batches that may have been sent
  * before are looked up; ids repeated within or across the batches are always
- * dropped. A batch that lost records to either is encoded again without them.
+ * dropped. A batch that lost rows to either is cut down to the rest.
  */
 export async function writeBatches(store: Store, batches: readonly RowBatch[]): Promise<WriteResult> {
   const duplicates = await storedIds(
     store,
-    batches.flatMap((batch) => (batch.firstAttempt ? [] : batch.records)),
+    batches.filter((batch) => !batch.firstAttempt),
   )
   const seen = new Set<string>()
   let data = ''
   const stored = batches.map((batch) => {
-    const fresh = batch.records.filter((record) => {
-      const repeated = duplicates.has(record.id) || seen.has(record.id)
-      seen.add(record.id)
-      return !repeated
+    const dropped = new Set<number>()
+    batch.ids.forEach((id, i) => {
+      if (duplicates.has(id) || seen.has(id)) dropped.add(i)
+      seen.add(id)
     })
-    data += fresh.length === batch.records.length ? batch.tsv : toTsv(fresh, batch.metadata)
-    return fresh.length
+    data += dropped.size === 0 ? batch.tsv : withoutRows(batch, dropped).tsv
+    return batch.ids.length - dropped.size
   })
   const written = stored.reduce((sum, count) => sum + count, 0)
   if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
