@@ -93,123 +93,241 @@ const apiInputs = (targetFilter: boolean): CatchmentInputs => ({
   periodSeconds: '60',
 })
 
-/** Minutes with one dominant PoP each, per probe in time order and cut into runs of the same PoP. */
+/**
+ * The array shifted by `offset` places, its length kept: element i is array[i + offset], or
+ * `pad` past either end. How a lambda reads a neighbour without capturing the array.
+ */
+function shifted(array: string, offset: number, pad: string): string {
+  return offset < 0
+    ? `arraySlice(arrayConcat(arrayWithConstant(${-offset}, ${pad}), ${array}), 1, length(${array}))`
+    : `arraySlice(arrayConcat(${array}, arrayWithConstant(${offset}, ${pad})), ${offset + 1}, length(${array}))`
+}
+
+/** The values of `array` where `flags` is 1. */
+const where = (array: string, flags: string) => `arrayFilter((value, flag) -> flag = 1, ${array}, ${flags})`
+
+/** `array` cut into groups, each beginning where `flags` is 1. */
+const groups = (array: string, flags: string) => `arraySplit((value, flag) -> flag = 1, ${array}, ${flags})`
+
+/**
+ * Each probe's minutes as arrays in time order, each minute with its dominant PoP, cut into runs
+ * of the same PoP. One GROUP BY, straight from the rollup, into plain arrays: three nested
+ * GROUP BYs (minute × PoP, minute, probe) took 1.4 s at 100M rows, this 0.1 s. Arrays, not window
+ * functions: sorting each probe's few hundred minutes is several times faster than a window sort
+ * over every minute of the fleet. And no lambda reads an array it does not iterate (`arr[i]`
+ * inside arrayMap): ClickHouse copies such an array for every element, which made this quadratic;
+ * neighbours come from shifted copies instead.
+ */
 function runsCte(rollup: string, { since, filter, periodSeconds }: CatchmentInputs): string {
   return `
-per_pop AS (
-  SELECT target, probe, period AS slot, pop, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
-    sum(samples) AS n, min(connect_min) AS rtt
+tracks AS (
+  SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
+    -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long.
+    arraySort(groupArray((period, pop, samples, connect_min))) AS sorted_rows,
+    arrayMap(row -> row.1, sorted_rows) AS sorted_times,
+    arrayMap(row -> row.2, sorted_rows) AS sorted_pops,
+    arrayMap(row -> row.3, sorted_rows) AS sorted_samples,
+    arrayMap(row -> row.4, sorted_rows) AS sorted_rtts,
+    -- One rollup row per (minute, PoP) once its parts are merged, several before: add them up.
+    arrayMap((time, pop, previous_time, previous_pop) -> toUInt8(time != previous_time OR pop != previous_pop),
+      sorted_times, sorted_pops, ${shifted('sorted_times', -1, "toDateTime(0, 'UTC')")}, ${shifted('sorted_pops', -1, "''")}) AS pop_begins,
+    ${where('sorted_times', 'pop_begins')} AS pop_times,
+    ${where('sorted_pops', 'pop_begins')} AS pop_pops,
+    arrayMap(group -> arraySum(group), ${groups('sorted_samples', 'pop_begins')}) AS pop_samples,
+    arrayMap(group -> arrayMin(group), ${groups('sorted_rtts', 'pop_begins')}) AS pop_rtts,
+    -- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
+    arrayMap((time, previous) -> toUInt8(time != previous), pop_times, ${shifted('pop_times', -1, "toDateTime(0, 'UTC')")}) AS minute_begins,
+    ${where('pop_times', 'minute_begins')} AS track_times,
+    arrayMap((pops, counts) -> arrayReduce('argMax', pops, counts), ${groups('pop_pops', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_pops,
+    arrayMap((rtts, counts) -> arrayReduce('argMax', rtts, counts), ${groups('pop_rtts', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_rtts,
+    -- Each minute's predecessor's PoP; the first minute is its own, so it never counts as a switch.
+    arrayPushFront(arrayPopBack(track_pops), track_pops[1]) AS previous_pops,
+    arrayMap((pop, previous) -> toUInt8(pop != previous), track_pops, previous_pops) AS track_switched,
+    -- A run begins at the first minute and at every switch, and ends before the next begins.
+    arrayMap((switched, i) -> toUInt8(i = 1 OR switched = 1), track_switched, arrayEnumerate(track_pops)) AS run_begins,
+    arrayPushBack(arrayPopFront(run_begins), 1) AS run_ends,
+    arrayFilter((i, begins) -> begins = 1, arrayEnumerate(track_pops), run_begins) AS run_first,
+    arrayFilter((i, ends) -> ends = 1, arrayEnumerate(track_pops), run_ends) AS run_last,
+    arrayFilter((pop, begins) -> begins = 1, track_pops, run_begins) AS run_pops,
+    arrayFilter((time, begins) -> begins = 1, track_times, run_begins) AS run_starts,
+    arrayMap((first, last) -> intDiv(dateDiff('second', first, last) + ${periodSeconds}, 60), run_starts, arrayFilter((time, ends) -> ends = 1, track_times, run_ends)) AS run_lengths,
+    arrayMap(rtts -> arrayMin(rtts), arraySplit((rtt, begins) -> begins = 1, track_rtts, run_begins)) AS run_rtts
   FROM ${rollup}
   WHERE period >= ${since} AND pop != '' ${filter}
-  GROUP BY target, probe, slot, pop
-),
--- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
-minutes AS (
-  SELECT target, probe, slot, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
-    argMax(pop, n) AS pop, argMax(rtt, n) AS rtt
-  FROM per_pop
-  GROUP BY target, probe, slot
-),
--- Each probe's minutes as arrays in time order, cut into runs of one PoP. Arrays, not window
--- functions: grouping by probe and sorting each probe's few hundred minutes is several
--- times faster than ClickHouse's window sort over every minute of the fleet.
-tracks AS (
-  SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city,
-    arraySort(point -> point.1, groupArray((slot, pop, rtt))) AS points,
-    arrayMap(point -> point.1, points) AS track_times,
-    arrayMap(point -> point.2, points) AS track_pops,
-    arrayMap(point -> point.3, points) AS track_rtts,
-    arrayMap((p, i) -> toUInt8(i > 1 AND p != track_pops[i - 1]), track_pops, arrayEnumerate(track_pops)) AS track_switched,
-    arrayFilter(i -> i = 1 OR track_switched[i] = 1, arrayEnumerate(track_pops)) AS run_first,
-    arrayMap(k -> if(k < length(run_first), run_first[k + 1] - 1, length(track_pops)), arrayEnumerate(run_first)) AS run_last,
-    arrayMap(i -> track_pops[i], run_first) AS run_pops,
-    arrayMap(i -> track_times[i], run_first) AS run_starts,
-    arrayMap((a, b) -> intDiv(dateDiff('second', track_times[a], track_times[b]) + ${periodSeconds}, 60), run_first, run_last) AS run_lengths,
-    arrayMap((a, b) -> arrayMin(arraySlice(track_rtts, a, b - a + 1)), run_first, run_last) AS run_rtts
-  FROM minutes
   GROUP BY target, probe
 )`
 }
 
-/** Lasting PoP changes, for the API and the Findings dashboard alike (run with `prefer_column_name_to_alias = 1`). */
+/**
+ * Each track's lasting changes as parallel arrays (`change_*`): a run of one PoP followed by a
+ * run of another, both at least `minRun` minutes long.
+ */
+function changeColumns(minRun: string): string {
+  return `arrayMap((length, previous, k) -> toUInt8(k > 1 AND previous >= ${minRun} AND length >= ${minRun}),
+      run_lengths, ${shifted('run_lengths', -1, '0')}, arrayEnumerate(run_lengths)) AS change_here,
+    ${where(shifted('run_pops', -1, "''"), 'change_here')} AS change_from_pops,
+    ${where('run_pops', 'change_here')} AS change_to_pops,
+    ${where('run_starts', 'change_here')} AS change_times,
+    ${where(shifted('run_lengths', -1, '0'), 'change_here')} AS change_from_minutes,
+    ${where('run_lengths', 'change_here')} AS change_to_minutes,
+    ${where(shifted('run_rtts', -1, 'nan'), 'change_here')} AS change_rtts_before,
+    ${where('run_rtts', 'change_here')} AS change_rtts_after`
+}
+
+/**
+ * Each track's flapping episodes (`flap_*`): switches less than an hour apart chain into one
+ * episode, so flapping across a clock hour's end is still seen; an episode of ≥ 2 switches
+ * between ≥ 2 PoPs is a flap.
+ */
+const flapColumns = `${where('track_times', 'track_switched')} AS switch_times,
+    arrayMap((gap, k) -> toUInt8(k = 1 OR gap >= 3600), arrayDifference(arrayMap(time -> toUInt32(time), switch_times)), arrayEnumerate(switch_times)) AS episode_begins,
+    ${groups('switch_times', 'episode_begins')} AS episode_times,
+    arrayMap((froms, tos) -> arraySort(arrayDistinct(arrayConcat(froms, tos))), ${groups(where('previous_pops', 'track_switched'), 'episode_begins')}, ${groups(where('track_pops', 'track_switched'), 'episode_begins')}) AS episode_pops,
+    arrayMap((times, pops) -> toUInt8(length(times) >= 2 AND length(pops) >= 2), episode_times, episode_pops) AS flap_here,
+    ${where("arrayMap(times -> toStartOfHour(times[1]), episode_times)", 'flap_here')} AS flap_hours,
+    ${where('arrayMap(times -> toUInt32(length(times)), episode_times)', 'flap_here')} AS flap_switches,
+    ${where('episode_pops', 'flap_here')} AS flap_pops`
+
+/**
+ * Each track's path changes (`path_*`): within a run (one PoP), the first minute where the 3
+ * minutes from it on all sit clear of the 3 before it (≥ max(5 ms, 25 %)). Neighbours come from
+ * shifted copies of the track (see runsCte), padded where the track ends.
+ */
+const pathColumns = `arrayCumSum(run_begins) AS run_ids,
+    ${shifted('track_rtts', -1, 'nan')} AS back_1,
+    ${shifted('track_rtts', -2, 'nan')} AS back_2,
+    ${shifted('track_rtts', -3, 'nan')} AS back_3,
+    ${shifted('track_rtts', 1, 'nan')} AS ahead_1,
+    ${shifted('track_rtts', 2, 'nan')} AS ahead_2,
+    arrayMap((a, b, c) -> least(a, b, c), back_1, back_2, back_3) AS before_min,
+    arrayMap((a, b, c) -> greatest(a, b, c), back_1, back_2, back_3) AS before_max,
+    arrayMap((a, b, c) -> least(a, b, c), track_rtts, ahead_1, ahead_2) AS after_min,
+    arrayMap((a, b, c) -> greatest(a, b, c), track_rtts, ahead_1, ahead_2) AS after_max,
+    -- The six minutes lie in one run when the run three back is the run two ahead.
+    arrayMap((back, ahead, bmin, bmax, amin, amax) -> toUInt8(back = ahead AND back > 0
+        AND (amin - bmax >= greatest(5, 0.25 * bmax) OR bmin - amax >= greatest(5, 0.25 * amax))),
+      ${shifted('run_ids', -3, '0')}, ${shifted('run_ids', 2, '0')}, before_min, before_max, after_min, after_max) AS shifted_here,
+    ${where('run_ids', 'shifted_here')} AS shift_runs,
+    arrayMap((step, k) -> toUInt8(k = 1 OR step != 0), arrayDifference(shift_runs), arrayEnumerate(shift_runs)) AS path_here,
+    ${where(where('track_pops', 'shifted_here'), 'path_here')} AS path_pops,
+    ${where(where('track_times', 'shifted_here'), 'path_here')} AS path_times,
+    ${where(where('before_min', 'shifted_here'), 'path_here')} AS path_rtts_before,
+    ${where(where('after_min', 'shifted_here'), 'path_here')} AS path_rtts_after`
+
+const isoTime = (time: string) => `formatDateTime(${time}, '%Y-%m-%dT%H:%i:%SZ', 'UTC')`
+
+/** Lasting PoP changes, one row each: the Findings dashboard's table (run with `prefer_column_name_to_alias = 1`). */
 export function catchmentChangesSql(rollup: string, inputs: CatchmentInputs): string {
   return `
     WITH ${runsCte(rollup, inputs)}
-    SELECT target, probe, asn, isp, city, run_pops[k - 1] AS from_pop, run_pops[k] AS to_pop,
-      formatDateTime(run_starts[k], '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
-      run_lengths[k - 1] AS from_minutes, run_lengths[k] AS to_minutes,
-      round(run_rtts[k - 1], 3) AS rtt_before_ms, round(run_rtts[k], 3) AS rtt_after_ms
-    FROM tracks
-    ARRAY JOIN arrayEnumerate(run_pops) AS k
-    WHERE k > 1 AND run_lengths[k - 1] >= ${inputs.minRun} AND run_lengths[k] >= ${inputs.minRun}
+    SELECT target, probe, asn, isp, city, from_pop, to_pop, ${isoTime('change_time')} AS at, from_minutes, to_minutes,
+      round(rtt_before, 3) AS rtt_before_ms, round(rtt_after, 3) AS rtt_after_ms
+    FROM (SELECT target, probe, asn, isp, city, ${changeColumns(inputs.minRun)} FROM tracks)
+    ARRAY JOIN change_from_pops AS from_pop, change_to_pops AS to_pop, change_times AS change_time, change_from_minutes AS from_minutes,
+      change_to_minutes AS to_minutes, change_rtts_before AS rtt_before, change_rtts_after AS rtt_after
     ORDER BY at, probe`
 }
 
+/** One track's row of the report query: its summary and its events as parallel arrays. */
+interface TrackRow {
+  target: string
+  probe: string
+  asn: number
+  isp: string
+  city: string
+  country: string
+  pop: string
+  samples: number
+  pops: Record<string, number>
+  change_from_pops: string[]
+  change_to_pops: string[]
+  change_times: string[]
+  change_from_minutes: number[]
+  change_to_minutes: number[]
+  change_rtts_before: number[]
+  change_rtts_after: number[]
+  flap_hours: string[]
+  flap_switches: number[]
+  flap_pops: string[][]
+  path_pops: string[]
+  path_times: string[]
+  path_rtts_before: number[]
+  path_rtts_after: number[]
+}
+
+/** A DateTime as JSONEachRow writes it (UTC), as the ISO-8601 the API answers with. */
+const iso = (time: string) => `${time.replace(' ', 'T')}Z`
+const roundMs = (ms: number) => Math.round(ms * 1000) / 1000
+
+const trackRowColumns = [
+  'target', 'probe', 'asn', 'isp', 'city', 'country', 'pop', 'samples', 'pops',
+  'change_from_pops', 'change_to_pops', 'change_times', 'change_from_minutes', 'change_to_minutes', 'change_rtts_before', 'change_rtts_after',
+  'flap_hours', 'flap_switches', 'flap_pops',
+  'path_pops', 'path_times', 'path_rtts_before', 'path_rtts_after',
+] as const satisfies ReadonlyArray<keyof TrackRow>
+
+const byTimeThenProbe = <T extends { probe: string }>(time: (row: T) => string) => (a: T, b: T) =>
+  time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : a.probe < b.probe ? -1 : a.probe > b.probe ? 1 : 0
+
+/**
+ * The whole report in one query: every probe's track is built once and read for its summary,
+ * changes, flaps and path changes together (ClickHouse would build a CTE again for every
+ * query that names it: four queries took 2.6 s at 100M rows).
+ */
 export async function catchmentReport(store: Store, query: CatchmentQuery): Promise<CatchmentReport> {
   const rollup = analysisTables(store).minutes
   const inputs = apiInputs(query.target !== undefined)
-  const targetFilter = inputs.filter
   const params = { since: clickhouseTime(query.since), target: query.target ?? '', min_run: query.minRunMinutes ?? 10 }
-  const client = store.client('query')
-  // Aliases such as `topKWeighted(…)(pop, samples)[1] AS pop` must not shadow the column in WHERE.
-  const settings = { output_format_json_quote_64bit_integers: 0, prefer_column_name_to_alias: 1 } as const
-  const run = async <T>(sql: string): Promise<T[]> =>
-    (await client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings })).json<T>()
+  const result = await store.client('query').query({
+    query: `
+      WITH ${runsCte(rollup, inputs)}
+      -- Only these columns leave the engine: every alias of the inner SELECT, per-minute arrays included, would be output.
+      SELECT ${trackRowColumns.join(', ')}
+      FROM (
+        SELECT *,
+          track_pops[-1] AS pop, arraySum(pop_samples) AS samples,
+          CAST(arrayReduce('sumMap', [pop_pops], [pop_samples]), 'Map(String, UInt64)') AS pops,
+          ${changeColumns(inputs.minRun)},
+          ${flapColumns},
+          ${pathColumns}
+        FROM tracks
+      )
+      ORDER BY target, probe`,
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  })
+  const tracks = await result.json<TrackRow>()
 
-  const probes = run<CatchmentProbe>(`
-    SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
-      argMax(pop, minute) AS pop, sum(samples) AS samples,
-      CAST(sumMap(map(pop, samples)), 'Map(String, UInt64)') AS pops
-    FROM ${rollup}
-    WHERE minute >= {since:DateTime64(3, 'UTC')} AND pop != '' ${targetFilter}
-    GROUP BY target, probe ORDER BY target, probe`)
-
-  const changes = run<CatchmentChange>(catchmentChangesSql(rollup, inputs))
-
-  // Switches less than an hour apart chain into one episode, so flapping across a clock hour's end is
-  // still seen: any two switches within 60 minutes of each other are in the same episode.
-  const flaps = run<Flap>(`
-    WITH ${runsCte(rollup, inputs)},
-    switches AS (
-      SELECT target, probe,
-        arrayFilter(i -> track_switched[i] = 1, arrayEnumerate(track_pops)) AS at,
-        arrayMap(i -> track_times[i], at) AS switch_times,
-        arrayMap(i -> track_pops[i - 1], at) AS from_pops,
-        arrayMap(i -> track_pops[i], at) AS to_pops,
-        arrayCumSum(arrayMap((t, k) -> toUInt32(k = 1 OR dateDiff('second', switch_times[k - 1], t) >= 3600), switch_times, arrayEnumerate(switch_times))) AS episodes
-      FROM tracks
+  const report: CatchmentReport = { probes: [], changes: [], flaps: [], path_changes: [] }
+  for (const track of tracks) {
+    const { target, probe, asn, isp, city } = track
+    report.probes.push({ target, probe, asn, isp, city, country: track.country, pop: track.pop, samples: track.samples, pops: track.pops })
+    track.change_times.forEach((time, i) =>
+      report.changes.push({
+        target, probe, asn, isp, city, at: iso(time),
+        from_pop: track.change_from_pops[i] as string,
+        to_pop: track.change_to_pops[i] as string,
+        from_minutes: track.change_from_minutes[i] as number,
+        to_minutes: track.change_to_minutes[i] as number,
+        rtt_before_ms: roundMs(track.change_rtts_before[i] as number),
+        rtt_after_ms: roundMs(track.change_rtts_after[i] as number),
+      }),
     )
-    SELECT target, probe, formatDateTime(toStartOfHour(min(switch_time)), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour,
-      toUInt32(count()) AS switches, arraySort(groupUniqArrayArray([from_pop, to_pop])) AS pops
-    FROM switches
-    ARRAY JOIN switch_times AS switch_time, from_pops AS from_pop, to_pops AS to_pop, episodes AS episode
-    GROUP BY target, probe, episode
-    HAVING switches >= 2 AND length(pops) >= 2
-    ORDER BY hour, probe`)
-
-  const pathChanges = run<PathChange>(`
-    WITH ${runsCte(rollup, inputs)},
-    -- Within a run (one PoP): a minute where the 3 minutes from it on all sit clear of the 3 before it.
-    windows AS (
-      SELECT target, probe, run_index, track_pops[i] AS point_pop, track_times[i] AS point_time,
-        arraySlice(track_rtts, greatest(i - 3, 1), 3) AS before, arraySlice(track_rtts, i, 3) AS after,
-        arrayMin(before) AS before_min, arrayMax(before) AS before_max, arrayMin(after) AS after_min, arrayMax(after) AS after_max
-      FROM tracks
-      ARRAY JOIN arrayEnumerate(track_pops) AS i, arrayCumSum(track_switched) AS run_index
-      WHERE i - 3 >= run_first[run_index + 1] AND i + 2 <= run_last[run_index + 1]
+    track.flap_hours.forEach((hour, i) =>
+      report.flaps.push({ target, probe, hour: iso(hour), switches: track.flap_switches[i] as number, pops: track.flap_pops[i] as string[] }),
     )
-    SELECT target, probe, any(point_pop) AS pop, formatDateTime(min(point_time), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS at,
-      round(argMin(before_min, point_time), 3) AS rtt_before_ms, round(argMin(after_min, point_time), 3) AS rtt_after_ms
-    FROM windows
-    WHERE after_min - before_max >= greatest(5, 0.25 * before_max) OR before_min - after_max >= greatest(5, 0.25 * after_max)
-    GROUP BY target, probe, run_index
-    ORDER BY at`)
-
-  const [probeRows, changeRows, flapRows, pathRows] = await Promise.all([probes, changes, flaps, pathChanges])
-  return {
-    probes: probeRows.map((row) => ({ ...row, pops: Object.fromEntries(Object.entries(row.pops).map(([pop, n]) => [pop, Number(n)])) })),
-    changes: changeRows,
-    flaps: flapRows,
-    path_changes: pathRows,
+    track.path_times.forEach((time, i) =>
+      report.path_changes.push({
+        target, probe, at: iso(time),
+        pop: track.path_pops[i] as string,
+        rtt_before_ms: roundMs(track.path_rtts_before[i] as number),
+        rtt_after_ms: roundMs(track.path_rtts_after[i] as number),
+      }),
+    )
   }
+  report.changes.sort(byTimeThenProbe((change) => change.at))
+  report.flaps.sort(byTimeThenProbe((flap) => flap.hour))
+  report.path_changes.sort(byTimeThenProbe((path) => path.at))
+  return report
 }

@@ -251,6 +251,24 @@ describe('catchment changes, flapping and path changes', () => {
     assert.deepEqual([changer?.pop, changer?.pops], ['fra', { ams: 30, fra: 30 }])
   })
 
+  it('judges a minute on all its samples, however many inserts they arrived in', async () => {
+    // Merges would hide the case: the minute's rows stay in separate parts, as they are before a merge.
+    await collector.store.client('query').command({ query: 'SYSTEM STOP MERGES catchment.measurements_1m' })
+    // Mid-minute, so the three writes below put their samples in the same minutes.
+    const anchor = Math.floor(Date.now() / 60_000) * 60_000 + 30_000
+    const split = { target: 'split', asn: 6, lat: 52.37, lon: 4.9, probe: 'split-1', rtts: 5, endsMinutesAgo: (Date.now() - anchor) / 60_000 }
+    await seedProbe(collector.store, { ...split, pops: minutes(60, 'ams') })
+    // The last 30 minutes also answered twice from fra, in two more inserts: fra has most of their samples.
+    await seedProbe(collector.store, { ...split, pops: minutes(30, 'fra'), endsMinutesAgo: (Date.now() - anchor) / 60_000 })
+    await seedProbe(collector.store, { ...split, pops: minutes(30, 'fra'), endsMinutesAgo: (Date.now() - anchor) / 60_000 })
+    try {
+      const report = await catchmentReport(collector.store, { since: new Date(Date.now() - 2 * 3600_000), target: 'split', minRunMinutes: 10 })
+      assert.deepEqual(report.changes.map((c) => [c.probe, c.from_pop, c.to_pop, c.from_minutes, c.to_minutes]), [['split-1', 'ams', 'fra', 30, 30]])
+    } finally {
+      await collector.store.client('query').command({ query: 'SYSTEM START MERGES catchment.measurements_1m' })
+    }
+  })
+
   it('GET /v1/catchment returns the report', async () => {
     const response = await request(`${collector.url}/v1/catchment?target=moves&since=2h&min_run=10m`)
     const body = (await response.body.json()) as { changes: unknown[] }
