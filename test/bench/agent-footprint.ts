@@ -6,7 +6,7 @@
  *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 120] [--samples 3] [--tls]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -39,6 +39,8 @@ if (!existsSync(agentBin)) {
   console.error('dist/ is missing: run `npm run build` first')
   process.exit(1)
 }
+/** The Node flags the installed `probe` command starts with (its `#!/usr/bin/env -S node …` line). */
+const binNodeFlags = (/^#!\S*env -S node (.*)$/m.exec(readFileSync(agentBin, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').split(' ').filter(Boolean)
 
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -89,7 +91,7 @@ try {
       })),
     }),
   )
-  const agent = spawn(process.execPath, [...(values['node-flag'] ?? []), agentBin, 'agent', '--config', config, '--spool', path.join(dir, 'spool')], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+  const agent = spawn(process.execPath, [...binNodeFlags, ...(values['node-flag'] ?? []), agentBin, 'agent', '--config', config, '--spool', path.join(dir, 'spool')], { env, stdio: ['ignore', 'inherit', 'inherit'] })
   children.push(agent)
 
   console.error(`warming up ${warmupS} s, then measuring ${seconds} s …`)
@@ -113,7 +115,7 @@ try {
   await collector.stop()
   const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
-  console.log(`agent footprint — ${machine()}`)
+  console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: node ${binNodeFlags.join(' ')}`)
   console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`  CPU   ${cpuPercent.toFixed(2)} % of one core (user ${userPercent.toFixed(2)} %, kernel ${systemPercent.toFixed(2)} %)   (target ≤ 2 %)`)
