@@ -58,10 +58,10 @@ describe('a probe streams measurements to the collector', () => {
     // Resent beside a new record, with the same text: the stored one is cut out of the batch, the new one kept whole.
     const next = { ...makeRecord({ probe: 'text-1' }), pop_raw: awkward }
     assert.equal((await collector.post(token, ndjson([next, record, next]), { 'x-catchment-attempt': '2' })).json.duplicates, 2)
-    const rows = await collector.rows<Record<string, unknown>>("SELECT pop_raw, url, pop, isp, city FROM catchment.measurements WHERE probe = 'text-1' ORDER BY id")
+    const rows = await collector.rows<Record<string, unknown>>("SELECT pop_raw, url, pop, isp, city FROM catchment.measurements WHERE probe = 'text-1' ORDER BY url = {url:String}", { url: record.url })
     assert.deepEqual(rows, [
-      { pop_raw: awkward, url: record.url, pop: null, isp: `ISP \\N ${awkward}`, city: '\\' },
       { pop_raw: awkward, url: next.url, pop: next.pop, isp: `ISP \\N ${awkward}`, city: '\\' },
+      { pop_raw: awkward, url: record.url, pop: null, isp: `ISP \\N ${awkward}`, city: '\\' },
     ])
   })
 
