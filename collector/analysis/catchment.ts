@@ -229,16 +229,7 @@ export function catchmentChangesSql(rollup: string, inputs: CatchmentInputs): st
 }
 
 /** One track's row of the report query: its summary and its events as parallel arrays. */
-interface TrackRow {
-  target: string
-  probe: string
-  asn: number
-  isp: string
-  city: string
-  country: string
-  pop: string
-  samples: number
-  pops: Record<string, number>
+interface TrackRow extends CatchmentProbe {
   change_from_pops: string[]
   change_to_pops: string[]
   change_times: string[]
