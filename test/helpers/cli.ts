@@ -137,3 +137,13 @@ export async function freePort(): Promise<number> {
 export function waitFor(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** Polls until `check` holds or `timeoutMs` passes; whether it held. For what a loaded CI machine makes slow, not for timing. */
+export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() >= deadline) return false
+    await waitFor(100)
+  }
+  return true
+}
