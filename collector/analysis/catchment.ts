@@ -141,17 +141,15 @@ tracks AS (
     arrayMap((pops, counts) -> arrayReduce('argMax', pops, counts), ${groups('pop_pops', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_pops,
     arrayMap((rtts, counts) -> arrayReduce('argMax', rtts, counts), ${groups('pop_rtts', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_rtts,
     -- Each minute's predecessor's PoP; the first minute is its own, so it never counts as a switch.
-    arrayPushFront(arrayPopBack(track_pops), track_pops[1]) AS previous_pops,
+    ${shifted('track_pops', -1, 'track_pops[1]')} AS previous_pops,
     arrayMap((pop, previous) -> toUInt8(pop != previous), track_pops, previous_pops) AS track_switched,
     -- A run begins at the first minute and at every switch, and ends before the next begins.
     arrayMap((switched, i) -> toUInt8(i = 1 OR switched = 1), track_switched, arrayEnumerate(track_pops)) AS run_begins,
-    arrayPushBack(arrayPopFront(run_begins), 1) AS run_ends,
-    arrayFilter((i, begins) -> begins = 1, arrayEnumerate(track_pops), run_begins) AS run_first,
-    arrayFilter((i, ends) -> ends = 1, arrayEnumerate(track_pops), run_ends) AS run_last,
-    arrayFilter((pop, begins) -> begins = 1, track_pops, run_begins) AS run_pops,
-    arrayFilter((time, begins) -> begins = 1, track_times, run_begins) AS run_starts,
-    arrayMap((first, last) -> intDiv(dateDiff('second', first, last) + ${periodSeconds}, 60), run_starts, arrayFilter((time, ends) -> ends = 1, track_times, run_ends)) AS run_lengths,
-    arrayMap(rtts -> arrayMin(rtts), arraySplit((rtt, begins) -> begins = 1, track_rtts, run_begins)) AS run_rtts
+    ${shifted('run_begins', 1, '1')} AS run_ends,
+    ${where('track_pops', 'run_begins')} AS run_pops,
+    ${where('track_times', 'run_begins')} AS run_starts,
+    arrayMap((first, last) -> intDiv(dateDiff('second', first, last) + ${periodSeconds}, 60), run_starts, ${where('track_times', 'run_ends')}) AS run_lengths,
+    arrayMap(rtts -> arrayMin(rtts), ${groups('track_rtts', 'run_begins')}) AS run_rtts
   FROM ${rollup}
   WHERE period >= ${since} AND pop != '' ${filter}
   GROUP BY target, probe
