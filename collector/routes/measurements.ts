@@ -8,6 +8,7 @@
 import { Hono } from 'hono'
 import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
+import { attemptHeader } from '../../probe/protocol.ts'
 import { parseBatch } from '../ingest/ndjson.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
 import { rowBatch } from '../ingest/rows.ts'
@@ -21,14 +22,6 @@ export interface MeasurementRouteOptions {
   maxBodyBytes: number
   maxLineBytes: number
 }
-
-/**
- * How many times the sender may have sent these records, this time included.
- * `1` promises none of them can be stored yet, which spares the stored-id
- * lookup (a third of an insert's time); absent or anything else, they are
- * looked up, as a retry is.
- */
-export const attemptHeader = 'x-catchment-attempt'
 
 /** At most this many rejected lines are listed back; the count is always exact. */
 const maxRejectedListed = 100

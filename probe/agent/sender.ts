@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { gzip as gzipCallback } from 'node:zlib'
 import type { Logger } from 'pino'
+import { attemptHeader } from '../protocol.ts'
 import type { CollectorClient } from './collector-client.ts'
 import type { Segment, Spool } from './spool.ts'
 
@@ -114,7 +115,8 @@ export class Sender {
         await spool.acknowledge(segment)
         return 0
       }
-      // Segments are sent oldest first: those before this one were acknowledged or dropped.
+      // Segments are sent oldest first: those before this one were acknowledged or dropped, so only
+      // the one being sent (and at most the one last acknowledged) is remembered.
       for (const seq of this.attempts.keys()) if (seq < segment.seq) this.attempts.delete(seq)
       // A recovered segment counts as sent once already: the last process may have posted it.
       const attempt = (this.attempts.get(segment.seq) ?? (segment.recovered ? 1 : 0)) + 1
@@ -126,7 +128,6 @@ export class Sender {
 
     switch (outcome.kind) {
       case 'acknowledged':
-        this.attempts.delete(segment.seq)
         if (outcome.rejected > 0) {
           logger.warn({ rejected: outcome.rejected, reasons: outcome.reasons.slice(0, 5) }, 'collector rejected records; they are dropped')
         }
@@ -137,7 +138,6 @@ export class Sender {
       case 'refused':
         logger.error({ reason: outcome.reason, records: segment.records }, 'collector refused a batch for good; it is dropped')
         await spool.acknowledge(segment, segment.records)
-        this.attempts.delete(segment.seq)
         this.failures = 0
         return 0
       case 'unauthorized':
@@ -161,8 +161,7 @@ export class Sender {
     const response = await this.options.collector.send('POST', '/v1/measurements', body, {
       'content-type': 'application/x-ndjson',
       'content-encoding': 'gzip',
-      // The collector looks up stored ids only for a batch that may have been sent before.
-      'x-catchment-attempt': String(attempt),
+      [attemptHeader]: String(attempt),
     })
     let parsed: CollectorAnswer
     try {
