@@ -5,18 +5,18 @@
  */
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import type { z } from 'zod'
-import { describeIssue } from './schedule.ts'
+import * as v from 'valibot'
+import { describeIssue } from './validation.ts'
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG'
 }
 
 /** Checks a value against the schema; `source` (the file) leads the message. */
-export function parseWith<Schema extends z.ZodType>(schema: Schema, value: unknown, source: string): z.output<Schema> {
-  const result = schema.safeParse(value)
-  if (!result.success) throw new ConfigError(describeIssue(result.error, source))
-  return result.data
+export function parseWith<Schema extends v.GenericSchema>(schema: Schema, value: unknown, source: string): v.InferOutput<Schema> {
+  const result = v.safeParse(schema, value)
+  if (!result.success) throw new ConfigError(describeIssue(result.issues, source))
+  return result.output
 }
 
 export function readConfigFile(file: string): unknown {

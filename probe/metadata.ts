@@ -3,62 +3,68 @@
  * this into every row, so analysis can group by ISP and metro without a join.
  * The agent sends it with its heartbeat; the collector keeps the latest.
  */
-import { z } from 'zod'
+import * as v from 'valibot'
+import { bounded, boundedInteger } from './validation.ts'
 
-export const probeMetadataSchema = z
-  .object({
-    asn: z.number().int().min(0).max(4_294_967_295).default(0),
-    isp: z.string().max(256).default(''),
-    country: z
-      .string()
-      .regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code')
-      .transform((value) => value.toUpperCase())
-      .default(''),
-    city: z.string().max(256).default(''),
-    lat: z.number().min(-90).max(90).nullable().default(null),
-    lon: z.number().min(-180).max(180).nullable().default(null),
-    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
-  })
-  .strict()
+const country = v.pipe(v.string(), v.regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code'), v.toUpperCase())
+const text = v.pipe(v.string(), v.maxLength(256))
+const tags = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(64))
 
-export type ProbeMetadata = z.infer<typeof probeMetadataSchema>
+/** The metadata fields and their checks; each schema below says which may be left out. */
+export const metadataFields = {
+  asn: boundedInteger(0, 4_294_967_295),
+  isp: text,
+  country,
+  city: text,
+  lat: v.nullable(bounded(-90, 90)),
+  lon: v.nullable(bounded(-180, 180)),
+  tags,
+}
+
+export const probeMetadataSchema = v.strictObject({
+  asn: v.optional(metadataFields.asn, 0),
+  isp: v.optional(metadataFields.isp, ''),
+  country: v.optional(metadataFields.country, ''),
+  city: v.optional(metadataFields.city, ''),
+  lat: v.optional(metadataFields.lat, null),
+  lon: v.optional(metadataFields.lon, null),
+  tags: v.optional(metadataFields.tags, () => []),
+})
+
+export type ProbeMetadata = v.InferOutput<typeof probeMetadataSchema>
 
 /**
  * What an agent says about itself: only the fields its config sets. A field
  * it leaves out keeps what the collector has (from `probe add`), so an agent
  * configured with just a token cannot wipe its probe's place.
  */
-export const metadataUpdateSchema = z
-  .object({
-    asn: z.number().int().min(0).max(4_294_967_295).optional(),
-    isp: z.string().max(256).optional(),
-    country: z
-      .string()
-      .regex(/^([A-Za-z]{2})?$/, 'must be a two-letter ISO 3166 code')
-      .transform((value) => value.toUpperCase())
-      .optional(),
-    city: z.string().max(256).optional(),
-    lat: z.number().min(-90).max(90).nullable().optional(),
-    lon: z.number().min(-180).max(180).nullable().optional(),
-    tags: z.array(z.string().min(1).max(64)).max(64).optional(),
-  })
-  .strict()
+export const metadataUpdateEntries = {
+  asn: v.optional(metadataFields.asn),
+  isp: v.optional(metadataFields.isp),
+  country: v.optional(metadataFields.country),
+  city: v.optional(metadataFields.city),
+  lat: v.optional(metadataFields.lat),
+  lon: v.optional(metadataFields.lon),
+  tags: v.optional(metadataFields.tags),
+}
 
-export type MetadataUpdate = z.infer<typeof metadataUpdateSchema>
+export const metadataUpdateSchema = v.strictObject(metadataUpdateEntries)
+
+export type MetadataUpdate = v.InferOutput<typeof metadataUpdateSchema>
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 
 /** What an agent reports about itself, every heartbeat. */
-export const heartbeatSchema = z
-  .object({
-    version: z.string().min(1).max(64),
-    metadata: metadataUpdateSchema.optional(),
-    targets: z.number().int().min(0),
-    spool_records: z.number().int().min(0),
-    spool_bytes: z.number().int().min(0),
-    /** Records dropped from a full spool, over the agent's lifetime (persisted across restarts). */
-    dropped_total: z.number().int().min(0),
-    /** Records the collector refused for good (bad lines), over the agent's lifetime. */
-    rejected_total: z.number().int().min(0),
-  })
-  .strict()
+export const heartbeatSchema = v.strictObject({
+  version: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  metadata: v.optional(metadataUpdateSchema),
+  targets: count,
+  spool_records: count,
+  spool_bytes: count,
+  /** Records dropped from a full spool, over the agent's lifetime (persisted across restarts). */
+  dropped_total: count,
+  /** Records the collector refused for good (bad lines), over the agent's lifetime. */
+  rejected_total: count,
+})
 
-export type Heartbeat = z.infer<typeof heartbeatSchema>
+export type Heartbeat = v.InferOutput<typeof heartbeatSchema>

@@ -6,7 +6,8 @@
  * accepts. Times are milliseconds as floats (microsecond resolution, from
  * `performance.now()`), `null` when a phase did not happen.
  */
-import { z } from 'zod'
+import * as v from 'valibot'
+import { bounded, boundedInteger, issueFacts } from './validation.ts'
 
 /** Stable error codes: scripts and dashboards group by these, so never rename one. */
 export const errorCodes = [
@@ -33,47 +34,45 @@ const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]
 // ms precision, UTC: exactly what Date#toISOString() writes.
 const isoUtcMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
-/** A phase duration: finite, non-negative, bounded to a day so a clock bug cannot store nonsense. */
-const phaseMs = z.number().finite().min(0).max(86_400_000).nullable()
+/** A phase duration: non-negative, bounded to a day so a clock bug cannot store nonsense. */
+const phaseMs = v.nullable(bounded(0, 86_400_000))
 
 /** Short printable identifiers; anything longer is a bug or an attack, not a name. */
 const name = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .refine((value) => !/\p{Cc}/u.test(value), 'must not contain control characters')
+  v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(max),
+    v.check((value) => !/\p{Cc}/u.test(value), 'must not contain control characters'),
+  )
 
-export const measurementSchema = z
-  .object({
-    id: z.string().regex(uuidV7, 'must be a UUIDv7'),
-    ts: z
-      .string()
-      .regex(isoUtcMs, 'must be ISO-8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z')
-      .refine((value) => !Number.isNaN(Date.parse(value)), 'must be a real date'),
-    probe: name(128),
-    target: name(256),
-    kind: z.enum(measurementKinds),
-    url: z.string().max(2048).nullable(),
-    address: z.string().max(64).nullable(),
-    pop: z
-      .string()
-      .max(32)
-      .regex(/^[a-z0-9_-]+$/, 'must be a lower-case PoP code')
-      .nullable(),
-    pop_raw: z.string().max(512).nullable(),
-    status: z.number().int().min(100).max(999).nullable(),
-    error: z.enum(errorCodes).nullable(),
-    dns_ms: phaseMs,
-    connect_ms: phaseMs,
-    tls_ms: phaseMs,
-    ttfb_ms: phaseMs,
-    total_ms: phaseMs,
-    server_ms: phaseMs,
-  })
-  .strict()
+const optionalText = (max: number) => v.nullable(v.pipe(v.string(), v.maxLength(max)))
 
-export type Measurement = z.infer<typeof measurementSchema>
+export const measurementSchema = v.strictObject({
+  id: v.pipe(v.string(), v.regex(uuidV7, 'must be a UUIDv7')),
+  ts: v.pipe(
+    v.string(),
+    v.regex(isoUtcMs, 'must be ISO-8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z'),
+    v.check((value) => !Number.isNaN(Date.parse(value)), 'must be a real date'),
+  ),
+  probe: name(128),
+  target: name(256),
+  kind: v.picklist(measurementKinds),
+  url: optionalText(2048),
+  address: optionalText(64),
+  pop: v.nullable(v.pipe(v.string(), v.maxLength(32), v.regex(/^[a-z0-9_-]+$/, 'must be a lower-case PoP code'))),
+  pop_raw: optionalText(512),
+  status: v.nullable(boundedInteger(100, 999)),
+  error: v.nullable(v.picklist(errorCodes)),
+  dns_ms: phaseMs,
+  connect_ms: phaseMs,
+  tls_ms: phaseMs,
+  ttfb_ms: phaseMs,
+  total_ms: phaseMs,
+  server_ms: phaseMs,
+})
+
+export type Measurement = v.InferOutput<typeof measurementSchema>
 
 export type ValidationResult = { ok: true; record: Measurement } | { ok: false; reason: string }
 
@@ -82,10 +81,11 @@ export type ValidationResult = { ok: true; record: Measurement } | { ok: false; 
  * rather than throwing, because the collector reports it per line and carries on.
  */
 export function validateMeasurement(value: unknown): ValidationResult {
-  const result = measurementSchema.safeParse(value)
-  if (result.success) return { ok: true, record: result.data }
-  const issue = result.error.issues[0]
-  const path = issue && issue.path.length > 0 ? issue.path.join('.') : 'record'
-  const message = issue?.message.endsWith('received undefined') ? 'missing' : (issue?.message ?? 'invalid')
-  return { ok: false, reason: `${path}: ${message}` }
+  // An array passes as an object to the schema; say what it is instead of listing every missing key.
+  if (Array.isArray(value)) return { ok: false, reason: 'record: must be a JSON object, not an array' }
+  const result = v.safeParse(measurementSchema, value)
+  if (result.success) return { ok: true, record: result.output }
+  const issue = issueFacts(result.issues[0])
+  if (issue.unknownKey) return { ok: false, reason: `record: unknown key "${issue.path}"` }
+  return { ok: false, reason: `${issue.path ?? 'record'}: ${issue.missing ? 'missing' : issue.message}` }
 }

@@ -5,10 +5,11 @@
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { request } from 'undici'
+import * as v from 'valibot'
 import { probeMetadataSchema } from '../../probe/metadata.ts'
 import { publicProbe } from '../routes/admin.ts'
 import { alignColumns } from '../../probe/format/table.ts'
-import { describeIssue } from '../../probe/schedule.ts'
+import { describeIssue } from '../../probe/validation.ts'
 import { UsageError } from '../../probe/usage-error.ts'
 import { openStore } from '../store/client.ts'
 import { migrate } from '../store/migrations.ts'
@@ -107,7 +108,7 @@ export function probeCommand(): Command {
       .option('--lon <degrees>', 'longitude', number)
       .option('--tag <tag>', 'a tag for schedule selection (repeatable)', collect, [])
       .action(async (id: string, options: AddOptions) => {
-        const metadata = probeMetadataSchema.safeParse({
+        const metadata = v.safeParse(probeMetadataSchema, {
           asn: options.asn,
           isp: options.isp,
           country: options.country,
@@ -116,10 +117,10 @@ export function probeCommand(): Command {
           lon: options.lon,
           tags: options.tag,
         })
-        if (!metadata.success) throw new UsageError(describeIssue(metadata.error, 'probe add'))
+        if (!metadata.success) throw new UsageError(describeIssue(metadata.issues, 'probe add'))
         const token = options.collector
-          ? (await callAdmin<{ token: string }>(options, 'POST', '/v1/admin/probes', { probe: id, ...metadata.data })).token
-          : (await withRegistry(options, (registry) => registry.add(id, metadata.data))).token
+          ? (await callAdmin<{ token: string }>(options, 'POST', '/v1/admin/probes', { probe: id, ...metadata.output })).token
+          : (await withRegistry(options, (registry) => registry.add(id, metadata.output))).token
         process.stdout.write(`${token}\n`)
       }),
   )

@@ -1,7 +1,8 @@
 /** The admin API: what `collector probe add|list|revoke --collector URL` calls while a collector holds the store. */
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { probeMetadataSchema } from '../../probe/metadata.ts'
-import { describeIssue } from '../../probe/schedule.ts'
+import { describeIssue } from '../../probe/validation.ts'
 import type { ProbeDirectory } from '../auth/directory.ts'
 import { ProbeRegistryError, type ProbeRecord, type ProbeRegistry } from '../store/probes.ts'
 
@@ -20,10 +21,10 @@ export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory):
     const body = (await c.req.json().catch(() => null)) as { probe?: unknown } | null
     if (!body || typeof body.probe !== 'string') return c.json({ error: 'BAD_REQUEST', message: 'body must be JSON with a "probe" id' }, 400)
     const { probe, ...rest } = body
-    const metadata = probeMetadataSchema.safeParse(rest)
-    if (!metadata.success) return c.json({ error: 'BAD_REQUEST', message: describeIssue(metadata.error, 'probe') }, 400)
+    const metadata = v.safeParse(probeMetadataSchema, rest)
+    if (!metadata.success) return c.json({ error: 'BAD_REQUEST', message: describeIssue(metadata.issues, 'probe') }, 400)
     try {
-      const { token, record } = await registry.add(probe, metadata.data)
+      const { token, record } = await registry.add(probe, metadata.output)
       directory.remember(record)
       return c.json({ probe: publicProbe(record), token }, 201)
     } catch (error) {

@@ -4,8 +4,9 @@
  * metadata, which the collector then joins into the probe's new rows).
  */
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { heartbeatSchema, type MetadataUpdate } from '../../probe/metadata.ts'
-import { describeIssue } from '../../probe/schedule.ts'
+import { describeIssue } from '../../probe/validation.ts'
 import type { ProbeDirectory } from '../auth/directory.ts'
 import type { ProbeVariables } from '../auth/middleware.ts'
 import type { Store } from '../store/client.ts'
@@ -22,9 +23,9 @@ export function heartbeatRoutes(store: Store, registry: ProbeRegistry, directory
   app.post('/:id/heartbeat', async (c) => {
     const probe = c.get('probe')
     if (c.req.param('id') !== probe.probe) return c.json({ error: 'FORBIDDEN', message: 'a probe may report only for itself' }, 403)
-    const parsed = heartbeatSchema.safeParse(await c.req.json().catch(() => undefined))
-    if (!parsed.success) return c.json({ error: 'BAD_REQUEST', message: describeIssue(parsed.error, 'heartbeat') }, 400)
-    const heartbeat = parsed.data
+    const parsed = v.safeParse(heartbeatSchema, await c.req.json().catch(() => undefined))
+    if (!parsed.success) return c.json({ error: 'BAD_REQUEST', message: describeIssue(parsed.issues, 'heartbeat') }, 400)
+    const heartbeat = parsed.output
 
     if (heartbeat.metadata && metadataChanged(probe, heartbeat.metadata)) {
       const { asn, isp, country, city, lat, lon, tags } = probe

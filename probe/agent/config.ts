@@ -5,60 +5,51 @@
  */
 import os from 'node:os'
 import path from 'node:path'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { parseWith, readConfigFile } from '../config-file.ts'
-import { metadataUpdateSchema, type MetadataUpdate } from '../metadata.ts'
-import { targetSchema } from '../schedule.ts'
+import { metadataUpdateEntries, type MetadataUpdate } from '../metadata.ts'
+import { httpUrl, targetSchema } from '../schedule.ts'
+import { bounded, boundedInteger } from '../validation.ts'
 
-const metadataFields = metadataUpdateSchema.shape
-
-export const agentConfigSchema = z
-  .object({
-    collector: z
-      .string()
-      .url()
-      .refine((value) => /^https?:\/\//i.test(value), 'must be an http:// or https:// URL'),
-    token: z.string().min(1),
-    probe: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be the id the probe was registered with'),
+export const agentConfigSchema = v.pipe(
+  v.strictObject({
+    collector: httpUrl,
+    token: v.pipe(v.string(), v.minLength(1)),
+    probe: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be the id the probe was registered with')),
     // Where the probe stands; sent with every heartbeat.
-    asn: metadataFields.asn,
-    isp: metadataFields.isp,
-    country: metadataFields.country,
-    city: metadataFields.city,
-    lat: metadataFields.lat,
-    lon: metadataFields.lon,
-    tags: metadataFields.tags,
+    ...metadataUpdateEntries,
     /** `remote`: fetch the targets from the collector (GET /v1/probes/:id/schedule). */
-    schedule: z.literal('remote').optional(),
-    targets: z.array(targetSchema).optional(),
+    schedule: v.optional(v.literal('remote')),
+    targets: v.optional(v.array(targetSchema)),
     /** Measurements in flight at once, over all targets. */
-    concurrency: z.number().int().min(1).max(256).default(8),
-    heartbeat_s: z.number().min(5).max(3600).default(60),
-    spool: z
-      .object({
+    concurrency: v.optional(boundedInteger(1, 256), 8),
+    heartbeat_s: v.optional(bounded(5, 3600), 60),
+    // An absent section is parsed as {}, so its own defaults apply.
+    spool: v.optional(
+      v.strictObject({
         /** The spool's bound; past it the oldest records are dropped (and counted). */
-        max_bytes: z.number().int().min(4096).default(64 * 1024 * 1024),
-      })
-      .strict()
-      .prefault({}),
-    batch: z
-      .object({
-        max_records: z.number().int().min(1).max(100_000).default(5000),
+        max_bytes: v.optional(boundedInteger(4096, Number.MAX_SAFE_INTEGER), 64 * 1024 * 1024),
+      }),
+      {},
+    ),
+    batch: v.optional(
+      v.strictObject({
+        max_records: v.optional(boundedInteger(1, 100_000), 5000),
         /** How long a record may wait in the spool before it is sent. */
-        max_wait_s: z.number().min(0.1).max(3600).default(10),
+        max_wait_s: v.optional(bounded(0.1, 3600), 10),
         /** The longest pause between delivery attempts while the collector is down. */
-        retry_max_s: z.number().min(1).max(3600).default(300),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .refine((config) => (config.schedule === 'remote') !== (config.targets !== undefined), {
-    message: 'give either "targets" or "schedule: remote" (exactly one)',
-    path: ['targets'],
-  })
+        retry_max_s: v.optional(bounded(1, 3600), 300),
+      }),
+      {},
+    ),
+  }),
+  v.forward(
+    v.check((config) => (config.schedule === 'remote') !== (config.targets !== undefined), 'give either "targets" or "schedule: remote" (exactly one)'),
+    ['targets'],
+  ),
+)
 
-export type AgentConfig = z.infer<typeof agentConfigSchema>
+export type AgentConfig = v.InferOutput<typeof agentConfigSchema>
 
 export function parseAgentConfig(value: unknown, source = 'config'): AgentConfig {
   return parseWith(agentConfigSchema, value ?? {}, source)

@@ -6,6 +6,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { parseWith } from '../config-file.ts'
 import { scheduleSchema, type Schedule } from '../schedule.ts'
 import type { CollectorClient } from './collector-client.ts'
 
@@ -31,7 +32,7 @@ export class RemoteSchedule {
   async fetch(): Promise<Schedule> {
     const response = await this.options.collector.send('GET', `/v1/probes/${encodeURIComponent(this.options.probe)}/schedule`)
     if (response.status !== 200) throw new Error(`collector answered ${response.status}: ${response.text.slice(0, 200)}`)
-    return scheduleSchema.parse(JSON.parse(response.text))
+    return parseWith(scheduleSchema, JSON.parse(response.text), 'the collector\'s schedule')
   }
 
   /** Fetches, caches and applies the schedule; returns it. */
@@ -61,7 +62,7 @@ export class RemoteSchedule {
         return
       } catch (error) {
         const cached = await readFile(this.cacheFile, 'utf8')
-          .then((text) => scheduleSchema.parse(JSON.parse(text)))
+          .then((text) => parseWith(scheduleSchema, JSON.parse(text), this.cacheFile))
           .catch(() => null)
         if (cached) {
           this.options.logger.warn({ reason: (error as Error).message }, 'collector unreachable; measuring the cached schedule')

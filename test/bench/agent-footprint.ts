@@ -107,7 +107,9 @@ try {
   const cpuPercent = ((last.cpuSeconds - first.cpuSeconds) / wallSeconds) * 100
   const userPercent = ((last.userSeconds - first.userSeconds) / wallSeconds) * 100
   const systemPercent = ((last.systemSeconds - first.systemSeconds) / wallSeconds) * 100
-  const rss = series.map((sample) => sample.rssBytes / 2 ** 20)
+  const megabytes = (pick: (sample: ProcSample) => number) => series.map((sample) => pick(sample) / 2 ** 20)
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
+  const rss = megabytes((sample) => sample.rssBytes)
   const measurementsPerSecond = (targets * samples) / intervalS
 
   agent.kill('SIGTERM')
@@ -117,7 +119,8 @@ try {
 
   console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: node ${binNodeFlags.join(' ')}`)
   console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
-  console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(1)} MB   (target ≤ 80 MB)`)
+  console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
+  console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
   console.log(`  CPU   ${cpuPercent.toFixed(2)} % of one core (user ${userPercent.toFixed(2)} %, kernel ${systemPercent.toFixed(2)} %)   (target ≤ 2 %)`)
   console.log(`  stored ${row?.c} measurements in the collector, ${row?.ok} of them without error`)
   // A footprint of failing samples would flatter the agent: refuse to report it as a result.

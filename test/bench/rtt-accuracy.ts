@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import * as v from 'valibot'
 import { quantile } from '../../probe/stats.ts'
 import { down, repoRoot, up, vpNs } from '../lab/network.ts'
 import { topologySchema } from '../lab/topology.ts'
@@ -27,7 +28,7 @@ if (!existsSync(probeBin)) {
 // One PoP; one ISP per link length; access links of 0 ms, so the RTT is twice the link delay.
 // 0 ms measures the emulator's own floor (four TUN crossings through delayline.py per round trip).
 const oneWayMs = [0, 1, 10, 40]
-const topology = topologySchema.parse({
+const topology = v.parse(topologySchema, {
   name: 'rtt',
   access_ms: 0,
   pops: [{ code: 'ams', lat: 52.37, lon: 4.89 }],

@@ -11,6 +11,10 @@ export interface ProcSample {
   userSeconds: number
   systemSeconds: number
   rssBytes: number
+  /** The process's own pages (heap, stacks, malloc): what it costs beyond the shared binary. */
+  anonBytes: number
+  /** File-backed pages, mostly the node binary's code, shared with every other Node process. */
+  fileBytes: number
 }
 
 export function sampleProcess(pid: number): ProcSample {
@@ -20,13 +24,15 @@ export function sampleProcess(pid: number): ProcSample {
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
+  const kilobytes = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0)
   return {
     at: performance.now(),
     cpuSeconds: (utime + stime) / ticksPerSecond,
     userSeconds: utime / ticksPerSecond,
     systemSeconds: stime / ticksPerSecond,
-    rssBytes: rssKb * 1024,
+    rssBytes: kilobytes('VmRSS') * 1024,
+    anonBytes: kilobytes('RssAnon') * 1024,
+    fileBytes: kilobytes('RssFile') * 1024,
   }
 }
 
