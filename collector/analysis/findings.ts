@@ -1,6 +1,7 @@
 /**
- * Suboptimal routing, found by ClickHouse over the per-minute rollup (never
- * by pulling raw rows into JavaScript). The method is DESIGN.md's, after
+ * Suboptimal routing, found by ClickHouse over the rollups (never by pulling
+ * raw rows into JavaScript): the minutes of a window up to two days, the
+ * hours and days of a longer one (range.ts). The method is DESIGN.md's, after
  * Koch et al. (SIGCOMM 2021) and Calder et al. (IMC 2015):
  *
  *   group        ⟨target, ASN, metro⟩ (metro = the probes' city, else country)
@@ -18,10 +19,11 @@
  * `first_seen` is the start of the hour from which the condition held without a
  * break, read from the hour rollup within the lookback (so a week of history
  * costs a week of hours, not of minutes); `last_seen` the end of the last
- * minute behind it.
+ * minute (or hour) behind it.
  */
 import { haversineSql, thresholds, type Severity } from '../../probe/geo/distance.ts'
 import type { Store } from '../store/client.ts'
+import { rangeRowsSql } from './range.ts'
 import { analysisTables, type AnalysisTables } from './tables.ts'
 import { clickhouseTime } from '../store/time.ts'
 
@@ -81,17 +83,23 @@ export interface FindingsInputs {
   severities: string
   /** `AND …` on the rollups' target column, or ''. */
   targetFilter: string
+  /** A SQL boolean: the window's rollup is the hour rollup, so its full days are read from the day rollup. */
+  hourly: string
   /** Seconds one row of the window's rollup covers: 60 for minutes, 3600 for hours. */
   periodSeconds: string
 }
 
-export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
+/** Windows longer than this are judged on hours and days rather than minutes, as the dashboards do. */
+export const longWindowMs = 2 * 86_400_000
+
+export const findingsApiInputs = (targetFilter: boolean, long: boolean): FindingsInputs => ({
   since: "{since:DateTime64(3, 'UTC')}",
   lookback: "{lookback:DateTime64(3, 'UTC')}",
   minSamples: '{min_samples:UInt32}',
   severities: '{severities:Array(String)}',
   targetFilter: targetFilter ? 'AND target = {target:String}' : '',
-  periodSeconds: '60',
+  hourly: long ? '1' : '0',
+  periodSeconds: long ? '3600' : '60',
 })
 
 /**
@@ -99,9 +107,14 @@ export const findingsApiInputs = (targetFilter: boolean): FindingsInputs => ({
  * must run with `prefer_column_name_to_alias = 1`: aliases such as `asn` would
  * otherwise shadow the columns they are computed from.
  */
-export function findingsSql(tables: AnalysisTables, inputs: FindingsInputs): string {
-  const { minutes: rollup, hours, probes, locations } = tables
-  const { since, lookback, minSamples, severities, targetFilter, periodSeconds } = inputs
+export function findingsSql(tables: AnalysisTables & { window: string }, inputs: FindingsInputs): string {
+  const { hours, probes, locations } = tables
+  const { since, lookback, minSamples, severities, targetFilter } = inputs
+  const window = rangeRowsSql(
+    { rollup: tables.window, days: tables.days, hourly: inputs.hourly, periodSeconds: inputs.periodSeconds },
+    ['target', 'probe', 'pop', 'asn', 'isp', 'country', 'city', 'samples', 'connect_samples', 'connect_min', 'connect_q'],
+    { from: since, where: `AND pop != '' ${targetFilter}` },
+  )
   return `
 WITH
 per_probe_pop AS (
@@ -109,9 +122,8 @@ per_probe_pop AS (
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
     sum(samples) AS n, sum(connect_samples) AS nc, min(connect_min) AS rtt_min,
     quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS rtt_p50,
-    max(period) AS last_minute
-  FROM ${rollup}
-  WHERE period >= ${since} AND pop != '' ${targetFilter}
+    max(period_end) AS last_end
+  FROM ${window}
   GROUP BY target, probe, pop
 ),
 -- A probe's RTT is the one to the PoP that served it, not its best over every PoP it touched.
@@ -119,7 +131,7 @@ per_probe AS (
   SELECT target, probe,
     any(asn) AS asn, any(isp) AS isp, any(country) AS country, any(city) AS city,
     sum(n) AS n, argMax(nc, n) AS nc, argMax(pop, n) AS served, argMax(rtt_min, n) AS rtt_min, argMax(rtt_p50, n) AS rtt_p50,
-    max(last_minute) AS last_minute
+    max(last_end) AS last_end
   FROM per_probe_pop
   GROUP BY target, probe
   HAVING argMax(nc, n) > 0
@@ -137,7 +149,7 @@ groups AS (
     min(rtt_min) AS rtt, median(rtt_p50) AS rtt_median,
     avg(plat) AS glat, avg(plon) AS glon,
     topKWeighted(1)(served, n)[1] AS served_pop,
-    max(last_minute) AS last_minute
+    max(last_end) AS last_end
   FROM located
   GROUP BY target, asn, metro
   HAVING connect_count >= ${minSamples}
@@ -214,7 +226,7 @@ SELECT
   round(j.peer_rtt, 3) AS peer_rtt_ms, j.peer_asn AS peer_asn,
   j.sample_count AS samples, j.probe_count AS probes,
   formatDateTime(j.first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS first_seen,
-  formatDateTime(least(now(), addSeconds(j.last_minute, ${periodSeconds})), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
+  formatDateTime(least(now(), j.last_end), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS last_seen
 FROM judged AS j
 WHERE j.kind != 'ok' AND indexOf(${severities}, j.severity) > 0
 ORDER BY indexOf(['severe', 'high', 'warn', 'info'], j.severity), coalesce(j.gi, 0) + greatest(j.li, 0) DESC`
@@ -224,8 +236,10 @@ export async function findFindings(store: Store, query: FindingsQuery): Promise<
   const minimum = severities.indexOf(query.severity ?? 'warn')
   const lookbackHours = query.lookbackHours ?? 24 * 7
   const lookback = new Date(Math.min(query.since.getTime(), Date.now() - lookbackHours * 3_600_000))
+  const long = Date.now() - query.since.getTime() > longWindowMs
+  const tables = analysisTables(store)
   const result = await store.client('query').query({
-    query: findingsSql(analysisTables(store), findingsApiInputs(query.target !== undefined)),
+    query: findingsSql({ ...tables, window: long ? tables.hours : tables.minutes }, findingsApiInputs(query.target !== undefined, long)),
     query_params: {
       since: clickhouseTime(query.since),
       lookback: clickhouseTime(lookback),

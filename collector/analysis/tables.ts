@@ -4,11 +4,12 @@
  * `defaultDatabase`, so one dashboard serves any database name.
  */
 import type { Store } from '../store/client.ts'
-import { hourlyRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+import { dailyRollupTable, hourlyRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
 
 export interface AnalysisTables {
   minutes: string
   hours: string
+  days: string
   probes: string
   locations: string
 }
@@ -18,6 +19,7 @@ export function analysisTables(store?: Pick<Store, 'database'>): AnalysisTables 
   return {
     minutes: name(rollupTable.name),
     hours: name(hourlyRollupTable.name),
+    days: name(dailyRollupTable.name),
     probes: name(probesTable.name),
     locations: name(popLocationsTable.name),
   }

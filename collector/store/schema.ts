@@ -127,23 +127,33 @@ const rollupBreakdowns = [
 /** `period` names the time bucket of either rollup, so one dashboard query reads whichever the time range calls for. */
 const periodAlias = (column: string) => `period DateTime('UTC') ALIAS ${column}`
 
-export const rollupTable: TableDefinition = {
-  name: 'measurements_1m',
-  columns: [
-    "minute DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
-    'target LowCardinality(String)',
-    'probe LowCardinality(String)',
-    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-    ...rollupAggregates,
-    ...rollupBreakdowns,
-    periodAlias('minute'),
-  ],
-  engine: 'AggregatingMergeTree',
-  partitionBy: 'toYYYYMM(minute)',
-  orderBy: '(target, minute, probe, pop)',
-  ttl: (context) => `minute + INTERVAL ${context.retentionDays * 3} DAY`,
-  shardBy: 'cityHash64(probe)',
+/**
+ * A rollup per probe and `time` period (minute, hour, day): one row per
+ * ⟨target, period, probe, PoP⟩. The tiers differ in nothing else, so a query
+ * can read whichever its range calls for, or several of them in one UNION.
+ */
+function probeRollup(name: string, time: string, extraColumns: readonly string[] = []): TableDefinition {
+  return {
+    name,
+    columns: [
+      `${time} DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))`,
+      'target LowCardinality(String)',
+      'probe LowCardinality(String)',
+      "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
+      ...rollupAggregates,
+      ...rollupBreakdowns,
+      ...extraColumns,
+      periodAlias(time),
+    ],
+    engine: 'AggregatingMergeTree',
+    partitionBy: `toYYYYMM(${time})`,
+    orderBy: `(target, ${time}, probe, pop)`,
+    ttl: (context) => `${time} + INTERVAL ${context.retentionDays * 3} DAY`,
+    shardBy: 'cityHash64(probe)',
+  }
 }
+
+export const rollupTable = probeRollup('measurements_1m', 'minute')
 
 export const rollupView: ViewDefinition = {
   name: 'measurements_1m_mv',
@@ -176,23 +186,7 @@ GROUP BY minute, target, probe, pop`,
  * the minute rollup's inserts (a cascaded view), merging their states, so
  * ingest pays for it on already-aggregated blocks.
  */
-export const hourlyRollupTable: TableDefinition = {
-  name: 'measurements_1h',
-  columns: [
-    "hour DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
-    'target LowCardinality(String)',
-    'probe LowCardinality(String)',
-    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-    ...rollupAggregates,
-    ...rollupBreakdowns,
-    periodAlias('hour'),
-  ],
-  engine: 'AggregatingMergeTree',
-  partitionBy: 'toYYYYMM(hour)',
-  orderBy: '(target, hour, probe, pop)',
-  ttl: (context) => `hour + INTERVAL ${context.retentionDays * 3} DAY`,
-  shardBy: 'cityHash64(probe)',
-}
+export const hourlyRollupTable = probeRollup('measurements_1h', 'hour')
 
 /** `measureAggregates` merged from finer rows into coarser ones: what every cascaded rollup view selects. */
 const mergedMeasures = `sum(samples) AS samples,
@@ -204,8 +198,15 @@ const mergedMeasures = `sum(samples) AS samples,
   sumMap(connect_hist) AS connect_hist,
   sumMap(errors_by_code) AS errors_by_code`
 
+/** A coarser period computed from a finer one's column, with any columns only the coarser tier has (selected last, as the table has them: a backfill inserts by position). */
+interface PeriodSpec {
+  expression: string
+  name: string
+  extra?: string
+}
+
 /** SELECT list that merges minute rows (or hour rows) into coarser ones. */
-const mergeRollupSql = (from: string, period: { expression: string; name: string }) => `SELECT
+const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
   ${period.expression} AS ${period.name},
   target,
   probe,
@@ -214,11 +215,11 @@ const mergeRollupSql = (from: string, period: { expression: string; name: string
   any(isp) AS isp,
   any(country) AS country,
   any(city) AS city,
-  ${mergedMeasures}
+  ${mergedMeasures}${period.extra ? `,\n  ${period.extra}` : ''}
 FROM ${from}
 GROUP BY ${period.name}, target, probe, pop`
 
-const hourFromMinute = { expression: 'toStartOfHour(minute)', name: 'hour' }
+const hourFromMinute: PeriodSpec = { expression: 'toStartOfHour(minute)', name: 'hour' }
 
 export const hourlyRollupView: ViewDefinition = {
   name: 'measurements_1h_mv',
@@ -234,45 +235,79 @@ export const hourlyRollupView: ViewDefinition = {
  * those queries spend their time on, and here there is one per network, not
  * one per probe. It keeps every column the dashboards filter on.
  */
-export const networkRollupTable: TableDefinition = {
-  name: 'measurements_1h_net',
-  columns: [
-    "hour DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
-    'target LowCardinality(String)',
-    "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-    'country LowCardinality(String)',
-    'asn UInt32',
-    'city LowCardinality(String)',
-    'isp SimpleAggregateFunction(any, LowCardinality(String))',
-    ...measureAggregates,
-    ...rollupBreakdowns,
-    periodAlias('hour'),
-  ],
-  engine: 'AggregatingMergeTree',
-  partitionBy: 'toYYYYMM(hour)',
-  orderBy: '(target, hour, pop, country, asn, city)',
-  ttl: (context) => `hour + INTERVAL ${context.retentionDays * 3} DAY`,
-  shardBy: 'cityHash64(target)',
+function networkRollup(name: string, time: string, extraColumns: readonly string[] = []): TableDefinition {
+  return {
+    name,
+    columns: [
+      `${time} DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))`,
+      'target LowCardinality(String)',
+      "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
+      'country LowCardinality(String)',
+      'asn UInt32',
+      'city LowCardinality(String)',
+      'isp SimpleAggregateFunction(any, LowCardinality(String))',
+      ...measureAggregates,
+      ...rollupBreakdowns,
+      ...extraColumns,
+      periodAlias(time),
+    ],
+    engine: 'AggregatingMergeTree',
+    partitionBy: `toYYYYMM(${time})`,
+    orderBy: `(target, ${time}, pop, country, asn, city)`,
+    ttl: (context) => `${time} + INTERVAL ${context.retentionDays * 3} DAY`,
+    shardBy: 'cityHash64(target)',
+  }
 }
 
-/** SELECT that merges hour rows of the probe rollup into network rows. */
-const networkRollupSql = (from: string) => `SELECT
-  hour,
+export const networkRollupTable = networkRollup('measurements_1h_net', 'hour')
+
+/** SELECT that merges probe rows into network rows, or network rows into coarser ones (`period` from `time`). */
+const networkRollupSql = (from: string, period?: PeriodSpec) => `SELECT
+  ${period ? `${period.expression} AS ${period.name}` : 'hour'},
   target,
   pop,
   country,
   asn,
   city,
   any(isp) AS isp,
-  ${mergedMeasures}
+  ${mergedMeasures}${period?.extra ? `,\n  ${period.extra}` : ''}
 FROM ${from}
-GROUP BY target, hour, pop, country, asn, city`
+GROUP BY target, ${period?.name ?? 'hour'}, pop, country, asn, city`
 
 export const networkRollupView: ViewDefinition = {
   name: 'measurements_1h_net_mv',
   to: 'measurements_1h_net',
   from: 'measurements_1h',
-  select: networkRollupSql,
+  select: (from) => networkRollupSql(from),
+}
+
+/**
+ * The day rollups, per probe and per network: what whole-range summaries over
+ * a week or more read for the range's full days (findings, the per target ×
+ * PoP table), with the hour rollups for the partial days at either end. A
+ * week is then ~7 day rows and ≤ 48 hour rows per group instead of 168 hour
+ * rows, and merging t-digests row by row is what those queries spend on.
+ */
+const lastHour = "last_hour SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the day''s latest hour with samples: where a range''s data ends'"
+
+export const dailyRollupTable = probeRollup('measurements_1d', 'day', [lastHour])
+
+const dayFromHour: PeriodSpec = { expression: 'toStartOfDay(hour)', name: 'day', extra: 'max(hour) AS last_hour' }
+
+export const dailyRollupView: ViewDefinition = {
+  name: 'measurements_1d_mv',
+  to: 'measurements_1d',
+  from: 'measurements_1h',
+  select: (from) => mergeRollupSql(from, dayFromHour),
+}
+
+export const dailyNetworkRollupTable = networkRollup('measurements_1d_net', 'day', [lastHour])
+
+export const dailyNetworkRollupView: ViewDefinition = {
+  name: 'measurements_1d_net_mv',
+  to: 'measurements_1d_net',
+  from: 'measurements_1h_net',
+  select: (from) => networkRollupSql(from, dayFromHour),
 }
 
 export const probesTable: TableDefinition = {

@@ -8,7 +8,7 @@ import { catchmentChangesSql } from '../../collector/analysis/catchment.ts'
 import { findingsSql } from '../../collector/analysis/findings.ts'
 import { analysisTables } from '../../collector/analysis/tables.ts'
 import { dashboard } from './grafana.ts'
-import { bucket, filterVariables, filters, networkRows, rollupVariables } from './variables.ts'
+import { bucket, filterVariables, filters, isHourly, networkRows, rollupVariables } from './variables.ts'
 
 /** The analysis SQL relies on columns not being shadowed by same-named aliases. */
 const analysisSettings = 'SETTINGS prefer_column_name_to_alias = 1, join_use_nulls = 0'
@@ -16,13 +16,14 @@ const analysisSettings = 'SETTINGS prefer_column_name_to_alias = 1, join_use_nul
 const findings = `
 SELECT * FROM (
 ${findingsSql(
-  { ...analysisTables(), minutes: '${rollup}' },
+  { ...analysisTables(), window: '${rollup}' },
   {
     since: '$__fromTime',
     lookback: '($__fromTime - INTERVAL 7 DAY)',
     minSamples: '10',
     severities: "['warn', 'high', 'severe']",
     targetFilter: `AND ${filters(['target'])}`,
+    hourly: isHourly,
     periodSeconds: '${step}',
   },
 )}

@@ -1,6 +1,6 @@
 /** Latency: SmokePing-style quantile bands, a connect-time heatmap, and a per target × PoP summary. */
 import { dashboard } from './grafana.ts'
-import { bucket, filterVariables, networkRows, rollupVariables } from './variables.ts'
+import { bucket, filterVariables, networkRangeRows, networkRows, rollupVariables } from './variables.ts'
 
 const quantiles = 'quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)'
 
@@ -38,7 +38,7 @@ FROM (
   SELECT target AS service, pop AS served_by, sum(samples) AS sample_count,
     round(100 * sum(errors) / sum(samples), 2) AS error_pct,
     ${quantiles}(connect_q) AS connect, ${quantiles}(total_q) AS total
-  ${networkRows()}
+  ${networkRangeRows(['target', 'pop', 'samples', 'errors', 'connect_q', 'total_q'])}
   GROUP BY target, pop
 )
 ORDER BY service, sample_count DESC`

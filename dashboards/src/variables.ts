@@ -3,6 +3,8 @@
  * apply them. The filters use `$__conditionalAll`, so "All" costs nothing:
  * the plugin turns the condition into `1=1` instead of an IN list of every value.
  */
+import { rangeRowsSql } from '../../collector/analysis/range.ts'
+import { dailyNetworkRollupTable } from '../../collector/store/schema.ts'
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
 /**
@@ -49,6 +51,9 @@ export function filters(names: readonly Filter[] = ['target', 'country', 'asn', 
   return names.map((name) => conditions[name]).join(' AND ')
 }
 
+/** True when the range reads the hour rollups: whole-range summaries then read its full days from the day rollups. */
+export const isHourly = '${step} = 3600'
+
 /** A rollup's time bucket, never finer than the rollup itself (an hour row must not land in a 10-minute bucket). */
 export const bucket = 'toStartOfInterval(period, INTERVAL greatest($__interval_s, ${step}) second)'
 export const bucketSeconds = 'greatest($__interval_s, ${step})'
@@ -58,3 +63,15 @@ export const rollupRows = (names?: readonly Filter[]) => `FROM \${rollup} WHERE 
 
 /** The same for panels that need no probe: the network rollup over long ranges. */
 export const networkRows = (names?: readonly Filter[]) => `FROM \${network_rollup} WHERE $__timeFilter(period) AND ${filters(names)}`
+
+/**
+ * The network rows of the whole range for a summary that is not over time:
+ * over long ranges the full days come from the day rollup (range.ts), the
+ * same merged states in a twenty-fourth of the rows.
+ */
+export const networkRangeRows = (columns: readonly string[], names?: readonly Filter[]) =>
+  `FROM ${rangeRowsSql(
+    { rollup: '${network_rollup}', days: dailyNetworkRollupTable.name, hourly: isHourly, periodSeconds: '${step}' },
+    columns,
+    { from: '$__fromTime', to: '$__toTime', where: `AND ${filters(names)}` },
+  )}`

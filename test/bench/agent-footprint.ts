@@ -121,6 +121,10 @@ try {
   console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
+  // A footprint that keeps growing is a leak, not a size: show the course, a mark every tenth of the run.
+  const every = Math.max(1, Math.floor(series.length / 10))
+  const course = series.filter((_, i) => i % every === 0).map((sample) => `${Math.round((sample.at - first.at) / 1000)} s ${(sample.rssBytes / 2 ** 20).toFixed(0)}`)
+  console.log(`        over the run (s MB): ${course.join(', ')}`)
   console.log(`  CPU   ${cpuPercent.toFixed(2)} % of one core (user ${userPercent.toFixed(2)} %, kernel ${systemPercent.toFixed(2)} %)   (target ≤ 2 %)`)
   console.log(`  stored ${row?.c} measurements in the collector, ${row?.ok} of them without error`)
   // A footprint of failing samples would flatter the agent: refuse to report it as a result.

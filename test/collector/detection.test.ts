@@ -82,6 +82,7 @@ describe('findings over constructed measurement sets', () => {
         ...line('counts', { home: 0, far: 3000 }),
         ...line('solo', { home: 0 }),
         ...line('nearby', { home: 0, next: 50 }),
+        ...line('days-ago', { home: 0, far: 3000 }),
         { code: 'suva', lat: -18.14, lon: 178.44, targets: ['pacific'] },
         { code: 'apia', lat: -13.83, lon: -171.76, targets: ['pacific'] },
         { code: 'akl', lat: -36.85, lon: 174.76, targets: ['pacific'] },
@@ -198,6 +199,24 @@ describe('findings over constructed measurement sets', () => {
     assert.equal(fiji?.nearest_pop, 'suva')
     assert.ok(Math.abs((fiji?.served_km ?? 0) - 1150) < 30, `served ${fiji?.served_km} km`)
     assert.ok(Math.abs((fiji?.gi_ms ?? 0) - 11.5) < 0.3, `GI ${fiji?.gi_ms}`)
+  })
+
+  it('over a window of days, counts every sample once and knows when the data stopped', async () => {
+    // 50 hours of one sample a minute that stopped 30 hours ago: a 4-day window reads
+    // its partial first day from hours and its full days from the day rollup.
+    const stoppedMinutesAgo = 30 * 60
+    for (let i = 0; i < 3; i++) {
+      await seedProbe(collector.store, { probe: `days-${i}`, target: 'days-ago', asn: 64777, lat: 0, lon: 0, pops: minutes(50 * 60, 'far'), rtts: 32, endsMinutesAgo: stoppedMinutesAgo })
+    }
+    await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
+    const [finding, ...more] = await findFindings(collector.store, { since: new Date(Date.now() - 4 * 86_400_000), target: 'days-ago' })
+    assert.equal(more.length, 0)
+    assert.equal(finding?.kind, 'far_pop')
+    assert.equal(finding?.samples, 3 * 50 * 60, 'every sample once, whichever rollup it was read from')
+    assert.equal(finding?.probes, 3)
+    const lastSample = Date.now() - stoppedMinutesAgo * 60_000
+    const endOfItsHour = Math.floor(lastSample / 3_600_000) * 3_600_000 + 3_600_000
+    assert.equal(Date.parse(finding?.last_seen ?? ''), endOfItsHour, 'last seen at the end of the hour the data stopped in, not of its day')
   })
 
   it('GET /v1/findings answers the same as a JSON API, and refuses bad parameters', async () => {

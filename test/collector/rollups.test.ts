@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
+import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
@@ -69,13 +70,17 @@ describe('the rollups', () => {
     await writeRows(store, twoHours(start), defaultMetadata)
 
     const report = await migrate(store, { retentionDays: 30 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6])
 
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await rows<Totals>(store, totalsSql('measurements_1h'))
     const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(hour?.samples, 400, 'the hours before the migration are backfilled from the minutes')
     assert.equal(network?.samples, 400, '…and the network hours from them')
+    for (const day of ['measurements_1d', 'measurements_1d_net']) {
+      const [total] = await rows<Totals>(store, totalsSql(day))
+      assert.equal(total?.samples, 400, `…and the days (${day}) from the hours`)
+    }
     assert.equal(hour?.errors, minute?.errors)
     assert.equal(hour?.hist_total, 0, 'minutes written before the histogram existed have none')
 
@@ -99,7 +104,10 @@ describe('the rollups', () => {
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m') + ` ${since}`)
     const [hour] = await rows<Totals>(store, totalsSql('measurements_1h') + ` ${since.replace('minute', 'hour')}`)
     const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net') + ` ${since.replace('minute', 'hour')}`)
-    for (const rollup of [minute, hour, network]) {
+    const sinceDay = `WHERE day >= toStartOfDay(toDateTime(${later / 1000}))`
+    const [day] = await rows<Totals>(store, totalsSql('measurements_1d') + ` ${sinceDay}`)
+    const [networkDay] = await rows<Totals>(store, totalsSql('measurements_1d_net') + ` ${sinceDay}`)
+    for (const rollup of [minute, hour, network, day, networkDay]) {
       assert.equal(rollup?.samples, raw?.samples)
       assert.equal(rollup?.errors, raw?.errors)
       assert.equal(rollup?.timeouts, raw?.timeouts)
@@ -109,6 +117,44 @@ describe('the rollups', () => {
     }
     const [hours] = await rows<{ n: number }>(store, `SELECT uniqExact(hour) AS n FROM catchment.measurements_1h ${since.replace('minute', 'hour')}`)
     assert.equal(hours?.n, 3, '400 samples 20 s apart from 09:30 reach into a third hour')
+  })
+
+  it('reads a range from hours and days counting every hour once, wherever the range starts and ends', async () => {
+    // By now the store holds two hours and a bit on each of two days (09:30 on the 20th and the 21st).
+    const hour = 3_600_000
+    const midnight = Date.UTC(2026, 10, 20)
+    const ranges: Array<[string, number, number | undefined]> = [
+      ['mid-morning to mid-morning', midnight + 10 * hour + 15 * 60_000, midnight + 34 * hour],
+      ['midnight to midnight', midnight, midnight + 48 * hour],
+      ['the evening before to now', midnight - hour, undefined],
+      ['within one day', midnight + 24 * hour + 10 * hour, midnight + 24 * hour + 11 * hour],
+      ['from the second day on', midnight + 24 * hour, undefined],
+    ]
+    const time = (ms: number) => `toDateTime(${ms / 1000}, 'UTC')`
+    for (const [what, from, to] of ranges) {
+      for (const [hours, days, extra] of [
+        ['measurements_1h', 'measurements_1d', 'probe'],
+        ['measurements_1h_net', 'measurements_1d_net', 'asn'],
+      ]) {
+        const tiered = rangeRowsSql(
+          { rollup: `catchment.${hours}`, days: `catchment.${days}`, hourly: '1', periodSeconds: '3600' },
+          ['samples', 'errors', 'connect_hist', 'connect_q', extra as string],
+          { from: time(from), to: to === undefined ? undefined : time(to) },
+        )
+        const upper = to === undefined ? '' : `AND period <= ${time(to)}`
+        const [expected] = await rows<Totals & { end: string }>(
+          store,
+          `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period) + 3600) AS end
+           FROM catchment.${hours} WHERE period >= ${time(from)} ${upper}`,
+        )
+        const [got] = await rows<Totals & { end: string }>(
+          store,
+          `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period_end)) AS end FROM ${tiered}`,
+        )
+        assert.ok(Number(expected?.samples) > 0, `${what}: the range holds samples`)
+        assert.deepEqual(got, expected, `${what}, ${hours} + ${days}`)
+      }
+    }
   })
 
   it('puts each connect time in the bucket whose bound is the first power of √2 at or above it', async () => {
