@@ -39,8 +39,18 @@ if (!existsSync(agentBin)) {
   console.error('dist/ is missing: run `npm run build` first')
   process.exit(1)
 }
-/** The Node flags the installed `probe` command starts with (its `#!/usr/bin/env -S node …` line). */
-const binNodeFlags = (/^#!\S*env -S node (.*)$/m.exec(readFileSync(agentBin, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').split(' ').filter(Boolean)
+/**
+ * How the installed `probe` command starts Node: its `#!/usr/bin/env -S [NAME=value …] node …`
+ * line, read into the environment variables and the Node flags it sets.
+ */
+function shebangLaunch(file: string): { env: Record<string, string>; nodeFlags: string[] } {
+  const words = /^#!\S*env -S (.*)$/.exec(readFileSync(file, 'utf8').split('\n')[0] ?? '')?.[1]?.split(' ').filter(Boolean) ?? []
+  const nodeAt = words.indexOf('node')
+  const assignments = words.slice(0, Math.max(0, nodeAt)).map((word) => word.split('=') as [string, string])
+  return { env: Object.fromEntries(assignments), nodeFlags: nodeAt < 0 ? [] : words.slice(nodeAt + 1) }
+}
+const launch = shebangLaunch(agentBin)
+const launchLine = [...Object.entries(launch.env).map(([name, value]) => `${name}=${value}`), 'node', ...launch.nodeFlags].join(' ')
 
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -91,7 +101,10 @@ try {
       })),
     }),
   )
-  const agent = spawn(process.execPath, [...binNodeFlags, ...(values['node-flag'] ?? []), agentBin, 'agent', '--config', config, '--spool', path.join(dir, 'spool')], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+  const agent = spawn(process.execPath, [...launch.nodeFlags, ...(values['node-flag'] ?? []), agentBin, 'agent', '--config', config, '--spool', path.join(dir, 'spool')], {
+    env: { ...env, ...launch.env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
   children.push(agent)
 
   console.error(`warming up ${warmupS} s, then measuring ${seconds} s …`)
@@ -117,7 +130,7 @@ try {
   await collector.stop()
   const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
-  console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: node ${binNodeFlags.join(' ')}`)
+  console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: ${launchLine}`)
   console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
