@@ -133,23 +133,22 @@ const periodAlias = (column: string) => `period DateTime('UTC') ALIAS ${column}`
  * can read whichever its range calls for, or several of them in one UNION.
  */
 function probeRollup(name: string, time: string, extraColumns: readonly string[] = []): TableDefinition {
+  const dimensions = ['target LowCardinality(String)', 'probe LowCardinality(String)', popColumn]
+  return rollupTier(name, time, [...dimensions, ...rollupAggregates, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, probe, pop)`, 'cityHash64(probe)')
+}
+
+const popColumn = "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'"
+
+/** What every rollup tier shares: its period column first, monthly partitions, the rollups' TTL, `period` as an alias. */
+function rollupTier(name: string, time: string, columns: readonly string[], orderBy: string, shardBy: string): TableDefinition {
   return {
     name,
-    columns: [
-      `${time} DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))`,
-      'target LowCardinality(String)',
-      'probe LowCardinality(String)',
-      "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-      ...rollupAggregates,
-      ...rollupBreakdowns,
-      ...extraColumns,
-      periodAlias(time),
-    ],
+    columns: [`${time} DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))`, ...columns, periodAlias(time)],
     engine: 'AggregatingMergeTree',
     partitionBy: `toYYYYMM(${time})`,
-    orderBy: `(target, ${time}, probe, pop)`,
+    orderBy,
     ttl: (context) => `${time} + INTERVAL ${context.retentionDays * 3} DAY`,
-    shardBy: 'cityHash64(probe)',
+    shardBy,
   }
 }
 
@@ -236,27 +235,15 @@ export const hourlyRollupView: ViewDefinition = {
  * one per probe. It keeps every column the dashboards filter on.
  */
 function networkRollup(name: string, time: string, extraColumns: readonly string[] = []): TableDefinition {
-  return {
-    name,
-    columns: [
-      `${time} DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))`,
-      'target LowCardinality(String)',
-      "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'",
-      'country LowCardinality(String)',
-      'asn UInt32',
-      'city LowCardinality(String)',
-      'isp SimpleAggregateFunction(any, LowCardinality(String))',
-      ...measureAggregates,
-      ...rollupBreakdowns,
-      ...extraColumns,
-      periodAlias(time),
-    ],
-    engine: 'AggregatingMergeTree',
-    partitionBy: `toYYYYMM(${time})`,
-    orderBy: `(target, ${time}, pop, country, asn, city)`,
-    ttl: (context) => `${time} + INTERVAL ${context.retentionDays * 3} DAY`,
-    shardBy: 'cityHash64(target)',
-  }
+  const dimensions = [
+    'target LowCardinality(String)',
+    popColumn,
+    'country LowCardinality(String)',
+    'asn UInt32',
+    'city LowCardinality(String)',
+    'isp SimpleAggregateFunction(any, LowCardinality(String))',
+  ]
+  return rollupTier(name, time, [...dimensions, ...measureAggregates, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, pop, country, asn, city)`, 'cityHash64(target)')
 }
 
 export const networkRollupTable = networkRollup('measurements_1h_net', 'hour')
