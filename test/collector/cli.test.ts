@@ -135,8 +135,9 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1h_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1h_local`[\s\S]*FROM `catchment`\.`measurements_1m_local`/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
+    assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1d_net_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1d_net_local`[\s\S]*FROM `catchment`\.`measurements_1h_net_local`/)
     const creates = ddl.match(/^CREATE /gm) ?? []
-    assert.equal(creates.length, 1 + 2 * 8 + 4, 'database, 8 tables × (local + distributed), the minute view (made anew by migration 4), the hour and network views')
+    assert.equal(creates.length, 1 + 2 * 10 + 6, 'database, 10 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views')
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {
