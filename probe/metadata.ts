@@ -11,7 +11,7 @@ const text = v.pipe(v.string(), v.maxLength(256))
 const tags = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(64))
 
 /** The metadata fields and their checks; each schema below says which may be left out. */
-export const metadataFields = {
+const metadataFields = {
   asn: boundedInteger(0, 4_294_967_295),
   isp: text,
   country,

@@ -204,9 +204,15 @@ interface PeriodSpec {
   extra?: string
 }
 
+/** A view's period column, as the source has it or computed from a finer one. */
+const periodSelect = ({ expression, name }: PeriodSpec) => (expression === name ? name : `${expression} AS ${name}`)
+
+/** The columns only the coarser tier has, after the merged measures (see PeriodSpec). */
+const extraSelect = ({ extra }: PeriodSpec) => (extra ? `,\n  ${extra}` : '')
+
 /** SELECT list that merges minute rows (or hour rows) into coarser ones. */
 const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
-  ${period.expression} AS ${period.name},
+  ${periodSelect(period)},
   target,
   probe,
   pop,
@@ -214,7 +220,7 @@ const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
   any(isp) AS isp,
   any(country) AS country,
   any(city) AS city,
-  ${mergedMeasures}${period.extra ? `,\n  ${period.extra}` : ''}
+  ${mergedMeasures}${extraSelect(period)}
 FROM ${from}
 GROUP BY ${period.name}, target, probe, pop`
 
@@ -248,24 +254,24 @@ function networkRollup(name: string, time: string, extraColumns: readonly string
 
 export const networkRollupTable = networkRollup('measurements_1h_net', 'hour')
 
-/** SELECT that merges probe rows into network rows, or network rows into coarser ones (`period` from `time`). */
-const networkRollupSql = (from: string, period?: PeriodSpec) => `SELECT
-  ${period ? `${period.expression} AS ${period.name}` : 'hour'},
+/** SELECT that merges probe rows into network rows of the same period, or network rows into coarser ones. */
+const networkRollupSql = (from: string, period: PeriodSpec) => `SELECT
+  ${periodSelect(period)},
   target,
   pop,
   country,
   asn,
   city,
   any(isp) AS isp,
-  ${mergedMeasures}${period?.extra ? `,\n  ${period.extra}` : ''}
+  ${mergedMeasures}${extraSelect(period)}
 FROM ${from}
-GROUP BY target, ${period?.name ?? 'hour'}, pop, country, asn, city`
+GROUP BY target, ${period.name}, pop, country, asn, city`
 
 export const networkRollupView: ViewDefinition = {
   name: 'measurements_1h_net_mv',
   to: 'measurements_1h_net',
   from: 'measurements_1h',
-  select: (from) => networkRollupSql(from),
+  select: (from) => networkRollupSql(from, { expression: 'hour', name: 'hour' }),
 }
 
 /**
