@@ -98,9 +98,7 @@ const apiInputs = (targetFilter: boolean): CatchmentInputs => ({
  * `pad` past either end. How a lambda reads a neighbour without capturing the array.
  */
 function shifted(array: string, offset: number, pad: string): string {
-  return offset < 0
-    ? `arraySlice(arrayConcat(arrayWithConstant(${-offset}, ${pad}), ${array}), 1, length(${array}))`
-    : `arraySlice(arrayConcat(${array}, arrayWithConstant(${offset}, ${pad})), ${offset + 1}, length(${array}))`
+  return offset < 0 ? `arrayShiftRight(${array}, ${-offset}, ${pad})` : `arrayShiftLeft(${array}, ${offset}, ${pad})`
 }
 
 /** The values of `array` where `flags` is 1. */
@@ -121,25 +119,7 @@ const groups = (array: string, flags: string) => `arraySplit((value, flag) -> fl
 function runsCte(rollup: string, { since, filter, periodSeconds }: CatchmentInputs): string {
   return `
 tracks AS (
-  SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
-    -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long.
-    arraySort(groupArray((period, pop, samples, connect_min))) AS sorted_rows,
-    arrayMap(row -> row.1, sorted_rows) AS sorted_times,
-    arrayMap(row -> row.2, sorted_rows) AS sorted_pops,
-    arrayMap(row -> row.3, sorted_rows) AS sorted_samples,
-    arrayMap(row -> row.4, sorted_rows) AS sorted_rtts,
-    -- One rollup row per (minute, PoP) once its parts are merged, several before: add them up.
-    arrayMap((time, pop, previous_time, previous_pop) -> toUInt8(time != previous_time OR pop != previous_pop),
-      sorted_times, sorted_pops, ${shifted('sorted_times', -1, "toDateTime(0, 'UTC')")}, ${shifted('sorted_pops', -1, "''")}) AS pop_begins,
-    ${where('sorted_times', 'pop_begins')} AS pop_times,
-    ${where('sorted_pops', 'pop_begins')} AS pop_pops,
-    arrayMap(group -> arraySum(group), ${groups('sorted_samples', 'pop_begins')}) AS pop_samples,
-    arrayMap(group -> arrayMin(group), ${groups('sorted_rtts', 'pop_begins')}) AS pop_rtts,
-    -- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
-    arrayMap((time, previous) -> toUInt8(time != previous), pop_times, ${shifted('pop_times', -1, "toDateTime(0, 'UTC')")}) AS minute_begins,
-    ${where('pop_times', 'minute_begins')} AS track_times,
-    arrayMap((pops, counts) -> arrayReduce('argMax', pops, counts), ${groups('pop_pops', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_pops,
-    arrayMap((rtts, counts) -> arrayReduce('argMax', rtts, counts), ${groups('pop_rtts', 'minute_begins')}, ${groups('pop_samples', 'minute_begins')}) AS track_rtts,
+  SELECT *,
     -- Each minute's predecessor's PoP; the first minute is its own, so it never counts as a switch.
     ${shifted('track_pops', -1, 'track_pops[1]')} AS previous_pops,
     arrayMap((pop, previous) -> toUInt8(pop != previous), track_pops, previous_pops) AS track_switched,
@@ -150,9 +130,37 @@ tracks AS (
     ${where('track_times', 'run_begins')} AS run_starts,
     arrayMap((first, last) -> intDiv(dateDiff('second', first, last) + ${periodSeconds}, 60), run_starts, ${where('track_times', 'run_ends')}) AS run_lengths,
     arrayMap(rtts -> arrayMin(rtts), ${groups('track_rtts', 'run_begins')}) AS run_rtts
-  FROM ${rollup}
-  WHERE period >= ${since} AND pop != '' ${filter}
-  GROUP BY target, probe
+  FROM (
+    SELECT *,
+      -- The minute's PoP is the one that answered most; its RTT is that PoP's, not the minute's best over all PoPs.
+      arrayMap((time, previous) -> toUInt8(time != previous), pop_times, ${shifted('pop_times', -1, "toDateTime(0, 'UTC')")}) AS minute_begins,
+      ${where('pop_times', 'minute_begins')} AS track_times,
+      -- The greatest (samples, -position) of each minute: most samples, and on a tie the PoP first by name.
+      -- A tuple's maximum, not arrayReduce('argMax'), which builds an aggregate state for every minute.
+      arrayMap(group -> arrayMax(group), ${groups('arrayMap((pop, samples, rtt, k) -> (samples, -k, pop, rtt), pop_pops, pop_samples, pop_rtts, arrayEnumerate(pop_pops))', 'minute_begins')}) AS minute_winners,
+      arrayMap(winner -> winner.3, minute_winners) AS track_pops,
+      arrayMap(winner -> winner.4, minute_winners) AS track_rtts
+    FROM (
+      SELECT *,
+        sorted_rows.1 AS sorted_times,
+        sorted_rows.2 AS sorted_pops,
+        -- One rollup row per (minute, PoP) once its parts are merged, several before: add them up.
+        arrayMap((time, pop, previous_time, previous_pop) -> toUInt8(time != previous_time OR pop != previous_pop),
+          sorted_times, sorted_pops, ${shifted('sorted_times', -1, "toDateTime(0, 'UTC')")}, ${shifted('sorted_pops', -1, "''")}) AS pop_begins,
+        ${where('sorted_times', 'pop_begins')} AS pop_times,
+        ${where('sorted_pops', 'pop_begins')} AS pop_pops,
+        arrayMap(group -> arraySum(group), ${groups('sorted_rows.3', 'pop_begins')}) AS pop_samples,
+        arrayMap(group -> arrayMin(group), ${groups('sorted_rows.4', 'pop_begins')}) AS pop_rtts
+      FROM (
+        SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
+          -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long.
+          arraySort(groupArray((period, pop, samples, connect_min))) AS sorted_rows
+        FROM ${rollup}
+        WHERE period >= ${since} AND pop != '' ${filter}
+        GROUP BY target, probe
+      )
+    )
+  )
 )`
 }
 
@@ -192,15 +200,13 @@ const flapColumns = `${where('track_times', 'track_switched')} AS switch_times,
  * shifted copies of the track (see runsCte), padded where the track ends.
  */
 const pathColumns = `arrayCumSum(run_begins) AS run_ids,
-    ${shifted('track_rtts', -1, 'nan')} AS back_1,
-    ${shifted('track_rtts', -2, 'nan')} AS back_2,
-    ${shifted('track_rtts', -3, 'nan')} AS back_3,
     ${shifted('track_rtts', 1, 'nan')} AS ahead_1,
     ${shifted('track_rtts', 2, 'nan')} AS ahead_2,
-    arrayMap((a, b, c) -> least(a, b, c), back_1, back_2, back_3) AS before_min,
-    arrayMap((a, b, c) -> greatest(a, b, c), back_1, back_2, back_3) AS before_max,
     arrayMap((a, b, c) -> least(a, b, c), track_rtts, ahead_1, ahead_2) AS after_min,
     arrayMap((a, b, c) -> greatest(a, b, c), track_rtts, ahead_1, ahead_2) AS after_max,
+    -- The three minutes before i are the three from i - 3 on.
+    ${shifted('after_min', -3, 'nan')} AS before_min,
+    ${shifted('after_max', -3, 'nan')} AS before_max,
     -- The six minutes lie in one run when the run three back is the run two ahead.
     arrayMap((back, ahead, bmin, bmax, amin, amax) -> toUInt8(back = ahead AND back > 0
         AND (amin - bmax >= greatest(5, 0.25 * bmax) OR bmin - amax >= greatest(5, 0.25 * amax))),
@@ -255,8 +261,11 @@ const trackRowColumns = [
   'path_pops', 'path_times', 'path_rtts_before', 'path_rtts_after',
 ] as const satisfies ReadonlyArray<keyof TrackRow>
 
+/** Plain string order, as ClickHouse sorts ASCII names; not localeCompare, which follows a locale. */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
 const byTimeThenProbe = <T extends { probe: string }>(time: (row: T) => string) => (a: T, b: T) =>
-  time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : a.probe < b.probe ? -1 : a.probe > b.probe ? 1 : 0
+  compareText(time(a), time(b)) || compareText(a.probe, b.probe)
 
 /**
  * The whole report in one query: every probe's track is built once and read for its summary,
@@ -275,18 +284,21 @@ export async function catchmentReport(store: Store, query: CatchmentQuery): Prom
       FROM (
         SELECT *,
           track_pops[-1] AS pop, arraySum(pop_samples) AS samples,
-          CAST(arrayReduce('sumMap', [pop_pops], [pop_samples]), 'Map(String, UInt64)') AS pops,
+          -- Summed per PoP with a lambda per distinct PoP (a few per track): arrayReduce('sumMap') compares
+          -- generic values and took 0.2 s at 100M rows.
+          arraySort(arrayDistinct(pop_pops)) AS distinct_pops,
+          mapFromArrays(distinct_pops, arrayMap(one -> toUInt64(arraySum((pop, count) -> if(pop = one, count, 0), pop_pops, pop_samples)), distinct_pops)) AS pops,
           ${changeColumns(inputs.minRun)},
           ${flapColumns},
           ${pathColumns}
         FROM tracks
-      )
-      ORDER BY target, probe`,
+      )`,
     query_params: params,
     format: 'JSONEachRow',
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   })
-  const tracks = await result.json<TrackRow>()
+  // Sorted here: in the engine, sorting moved every track's event arrays (0.1 s at 100M rows).
+  const tracks = (await result.json<TrackRow>()).sort((a, b) => compareText(a.target, b.target) || compareText(a.probe, b.probe))
 
   const report: CatchmentReport = { probes: [], changes: [], flaps: [], path_changes: [] }
   for (const track of tracks) {
