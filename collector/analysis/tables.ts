@@ -4,12 +4,15 @@
  * `defaultDatabase`, so one dashboard serves any database name.
  */
 import type { Store } from '../store/client.ts'
-import { dailyRollupTable, hourlyRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+import { dailyNetworkRollupTable, dailyRollupTable, hourlyRollupTable, networkRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
 
 export interface AnalysisTables {
   minutes: string
   hours: string
   days: string
+  /** The per-network rollups (no probe dimension): hours and days. */
+  networkHours: string
+  networkDays: string
   probes: string
   locations: string
 }
@@ -20,6 +23,8 @@ export function analysisTables(store?: Pick<Store, 'database'>): AnalysisTables 
     minutes: name(rollupTable.name),
     hours: name(hourlyRollupTable.name),
     days: name(dailyRollupTable.name),
+    networkHours: name(networkRollupTable.name),
+    networkDays: name(dailyNetworkRollupTable.name),
     probes: name(probesTable.name),
     locations: name(popLocationsTable.name),
   }

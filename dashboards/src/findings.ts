@@ -16,7 +16,7 @@ const analysisSettings = 'SETTINGS prefer_column_name_to_alias = 1, join_use_nul
 const findings = `
 SELECT * FROM (
 ${findingsSql(
-  { ...analysisTables(), window: '${rollup}' },
+  { ...analysisTables(), window: '${rollup}', networkWindow: '${network_rollup}' },
   {
     since: '$__fromTime',
     lookback: '($__fromTime - INTERVAL 7 DAY)',

@@ -179,6 +179,19 @@ describe('findings over constructed measurement sets', () => {
     assert.equal(mixed?.rtt_ms, 40)
   })
 
+  it('the median RTT is over the group\'s samples to the served PoP, however they fall on its probes', async () => {
+    // One probe with 20 samples at 40…59 ms, one with 10 at 100 ms; a few answers from the
+    // near PoP do not count. The 30 samples' median is 54.5 ms (the two probes' medians
+    // would give 74.75).
+    const steady = minutes(20, 'far')
+    await seedProbe(collector.store, { probe: 'median-a', target: 'counts', asn: 24, city: 'Median', ...kmEast(0), pops: [...steady, 'home', 'home'], rtts: [...steady.map((_, i) => 40 + i), 1, 1] })
+    await seedProbe(collector.store, { probe: 'median-b', target: 'counts', asn: 24, city: 'Median', ...kmEast(0), pops: minutes(10, 'far'), rtts: 100 })
+    const median = (await findings('counts')).find((f) => f.asn === 24)
+    assert.equal(median?.served_pop, 'far')
+    assert.equal(median?.rtt_ms, 40)
+    assert.ok(Math.abs((median?.rtt_p50_ms ?? 0) - 54.5) <= 1, `median ${median?.rtt_p50_ms}`)
+  })
+
   it('a target with one PoP has no geographic inflation to find', async () => {
     await seedProbe(collector.store, { probe: 'solo-1', target: 'solo', asn: 30, ...kmEast(500), pops: minutes(10, 'home'), rtts: 7 })
     const found = await findings('solo')
@@ -214,6 +227,7 @@ describe('findings over constructed measurement sets', () => {
     assert.equal(finding?.kind, 'far_pop')
     assert.equal(finding?.samples, 3 * 50 * 60, 'every sample once, whichever rollup it was read from')
     assert.equal(finding?.probes, 3)
+    assert.equal(finding?.rtt_p50_ms, 32, 'the median, from the network rollups over days')
     const lastSample = Date.now() - stoppedMinutesAgo * 60_000
     const endOfItsHour = Math.floor(lastSample / 3_600_000) * 3_600_000 + 3_600_000
     assert.equal(Date.parse(finding?.last_seen ?? ''), endOfItsHour, 'last seen at the end of the hour the data stopped in, not of its day')
