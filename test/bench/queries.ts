@@ -7,6 +7,11 @@
  * The fleet: 1,000 probes in 200 ASNs and 40 metros, 5 anycast targets with
  * 20 PoPs each, every probe measuring every target every 30 s, 1 % of samples
  * failing; 5 % of the ASNs are routed to a far PoP. 100M rows is 5.8 days.
+ * And what the catchment analysis looks for, so it works on events, not on
+ * flat lines: 2 % of the probes are moved to their next PoP every other 7 h
+ * (lasting changes); 1 % flap between two PoPs every 3 min for 20 min of
+ * every 3 h (Calder et al. saw 1–3 %); 1 % have their RTT rise by 15 ms every
+ * other 5 h (path changes); and 0.5 % of samples are 20 ms congestion spikes.
  *
  *   node --import tsx test/bench/queries.ts [--rows 100000000] [--dir DIR]
  *
@@ -81,10 +86,10 @@ async function generate(target: Store): Promise<void> {
         query: `INSERT INTO catchment.measurements (id, ts, probe, target, kind, url, address, pop, pop_raw, status, error,
             dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, server_ms, asn, isp, country, city, lat, lon)
           SELECT generateUUIDv4(number) AS id,
-            toDateTime64(${start} + intDiv(n, ${probes * targets}) * ${roundSeconds} + (n % 29), 3, 'UTC') AS ts,
+            toDateTime64(second, 3, 'UTC') AS ts,
             concat('p', toString(p)) AS probe, concat('svc-', toString(t)) AS target, 'http' AS kind,
             concat('https://svc-', toString(t), '.example/') AS url, '192.0.2.1' AS address,
-            if(failed, NULL, concat('pop', toString(intDiv(if(far, (metro + 14) % 40, metro), 2)))) AS pop, pop AS pop_raw,
+            if(failed, NULL, concat('pop', toString(intDiv(if(far, (metro + 14) % 40, if(elsewhere, (metro + 2) % 40, metro)), 2)))) AS pop, pop AS pop_raw,
             if(failed, NULL, 200) AS status, if(failed, ['TIMEOUT', 'ECONNRESET', 'HTTP_5XX'][n % 3 + 1], NULL) AS error,
             NULL AS dns_ms, if(failed, NULL, base + (n % 7) * 0.3) AS connect_ms, NULL AS tls_ms,
             if(failed, NULL, base * 2 + 3 + (n % 11) * 0.5) AS ttfb_ms, if(failed, NULL, base * 2 + 5 + (n % 13) * 0.5) AS total_ms, NULL AS server_ms,
@@ -94,7 +99,14 @@ async function generate(target: Store): Promise<void> {
           FROM (
             SELECT number, number + ${offset} AS n, n % ${probes} AS p, intDiv(n, ${probes}) % ${targets} AS t,
               intDiv(p, 5) AS asn_index, asn_index % 40 AS metro, asn_index % 20 = 7 AS far,
-              cityHash64(n) % 100 = 0 AS failed, 2 + (metro % 5) + if(far, 45, 0) AS base
+              ${start} + intDiv(n, ${probes * targets}) * ${roundSeconds} + (n % 29) AS second,
+              p % 50 = 3 AND intDiv(second, 7 * 3600) % 2 = 1 AS moved,
+              p % 100 = 11 AND second % (3 * 3600) < 1200 AND intDiv(second, 180) % 2 = 1 AS flapping,
+              moved OR flapping AS elsewhere,
+              p % 100 = 23 AND intDiv(second, 5 * 3600) % 2 = 1 AS slow_path,
+              cityHash64(n, 7) % 200 = 0 AS spike,
+              cityHash64(n) % 100 = 0 AS failed,
+              2 + (metro % 5) + if(far, 45, 0) + if(elsewhere, 8, 0) + if(slow_path, 15, 0) + if(spike, 20, 0) AS base
             FROM numbers(${count})
           )`,
         clickhouse_settings: { max_insert_block_size: '1048576', min_insert_block_size_rows: '1048576', max_insert_threads: '2', max_threads: 2 },
