@@ -1,5 +1,5 @@
 /**
- * undici's Client and Pool without the rest of undici. `import 'undici'`
+ * undici's Pool (the agent's connection to its collector) without the rest of undici. `import 'undici'`
  * loads fetch, WebSocket, caches and mocks too: 8 MB of resident memory a
  * fleet device would carry for nothing (measured: 61 → 53 MB for the bare
  * process). The package has no `exports` map, so these paths are reachable;
@@ -7,12 +7,9 @@
  * convenience methods (`request`, `stream`…) are not attached, so everything
  * here goes through `dispatch`, undici's documented low-level API.
  */
-import type { Client as ClientType, Dispatcher, Pool as PoolType } from 'undici'
-import ClientImpl from 'undici/lib/dispatcher/client.js'
+import type { Dispatcher, Pool as PoolType } from 'undici'
 import PoolImpl from 'undici/lib/dispatcher/pool.js'
 
-export const Client = ClientImpl as unknown as typeof ClientType
-export type Client = ClientType
 export const Pool = PoolImpl as unknown as typeof PoolType
 export type Pool = PoolType
 

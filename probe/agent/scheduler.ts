@@ -3,7 +3,11 @@
  * point within the interval and every later one is jittered by ±10 %, so a
  * fleet started together does not hit a PoP in lockstep (and does not keep
  * sampling the same second of every minute). A round is several samples in
- * a row: the distribution matters, not one sample.
+ * a row: the distribution matters, not one sample. Its first sample resolves
+ * the name (and times the lookup); the rest connect to the address it found,
+ * as RIPE Atlas sends a measurement's packets to one resolved address. The
+ * round's spread is then the path's, not DNS load balancing's, and a fleet
+ * does not pay a lookup per sample.
  *
  * Timers are coalesced onto a tick (1 s by default, with a random phase per
  * agent): every target due within the tick runs then, and their records are
@@ -14,7 +18,7 @@
  */
 import type { LimitFunction } from 'p-limit'
 import type { Logger } from 'pino'
-import { measureHttp } from '../measure/http.ts'
+import { measureHttp, type LookupFn } from '../measure/http.ts'
 import { popExtractor, type PopExtractor } from '../pop.ts'
 import type { Measurement } from '../record.ts'
 import type { Target } from '../schedule.ts'
@@ -27,6 +31,8 @@ export interface SchedulerOptions {
   onRecords(records: Measurement[]): Promise<void>
   jitter?: number
   tickMs?: number
+  /** The resolver (the system's by default). */
+  lookup?: LookupFn
 }
 
 interface Scheduled {
@@ -113,13 +119,15 @@ export class Scheduler {
     const { target, pop } = entry
     const url = new URL(target.url)
     const records: Measurement[] = []
+    // Until a sample has resolved the name, the next one tries again.
+    let address = target.resolve
     try {
       for (let i = 0; i < target.samples; i++) {
-        records.push(
-          await this.options.limit(() =>
-            measureHttp({ url, target: target.name, probe: this.options.probe, pop, timeoutMs: target.timeout_ms, resolve: target.resolve }),
-          ),
+        const record = await this.options.limit(() =>
+          measureHttp({ url, target: target.name, probe: this.options.probe, pop, timeoutMs: target.timeout_ms, resolve: address, lookup: this.options.lookup }),
         )
+        address ??= record.address ?? undefined
+        records.push(record)
       }
     } finally {
       entry.running = false

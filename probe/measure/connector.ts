@@ -1,12 +1,11 @@
 /**
- * An undici connector that opens the socket itself so it can clock the TCP and
- * TLS handshakes separately, and connect to a chosen address while undici
- * keeps the URL's Host header (and we keep its SNI).
+ * Opens a sample's socket itself, so it can clock the TCP and TLS handshakes
+ * separately and connect to a chosen address while the request keeps the
+ * URL's Host header (and we keep its SNI).
  */
 import net from 'node:net'
 import tls from 'node:tls'
 import { performance } from 'node:perf_hooks'
-import type { buildConnector } from 'undici'
 
 export interface HandshakeTimes {
   /** performance.now() when the TCP SYN left. */
@@ -22,13 +21,16 @@ export interface HandshakeTimes {
 export interface ConnectorOptions {
   /** The IP to connect to, already resolved (or given by --resolve). */
   address: string
+  port: number
+  /** TLS on top of the TCP connection (an https: URL). */
+  secure: boolean
   /** SNI and certificate name: the URL's host, unless that is an IP literal. */
   servername: string | undefined
   insecure: boolean
   ca: string | Buffer | undefined
   /** Filled in as the handshakes happen, so a failed sample keeps the phases it finished. */
   times: HandshakeTimes
-  /** Every socket we open, so the sample's deadline can destroy it whatever undici is doing. */
+  /** Every socket we open, so the sample's deadline can destroy it whatever the HTTP client is doing. */
   sockets: Set<net.Socket>
 }
 
@@ -39,64 +41,67 @@ export function newHandshakeTimes(): HandshakeTimes {
   return { connectStartAt: null, connectedAt: null, secureAt: null, firstByteAt: null }
 }
 
-/** Marks the first readable byte without consuming it (undici reads on 'readable'). */
+/**
+ * Marks the first response byte as it arrives, before the HTTP parser sees it: a listener put
+ * ahead of the client's own. ('data', not 'readable': a 'readable' listener would stop the
+ * socket's flow, which the HTTP client reads.)
+ */
 function watchFirstByte(socket: net.Socket, times: HandshakeTimes): void {
-  socket.prependOnceListener('readable', () => {
+  socket.prependOnceListener('data', () => {
     times.firstByteAt ??= performance.now()
   })
 }
 
-export function timedConnector(options: ConnectorOptions): buildConnector.connector {
-  const { address, servername, insecure, ca, times, sockets } = options
-  return (connectOptions, callback) => {
-    let settled = false
-    const settle = (error: Error | null, socket?: net.Socket) => {
-      if (settled) return
-      settled = true
-      if (error) callback(error, null)
-      else callback(null, socket as net.Socket)
-    }
-    const port = Number(connectOptions.port) || (connectOptions.protocol === 'https:' ? 443 : 80)
+export type SocketCallback = (error: Error | null, socket?: net.Socket) => void
 
-    const beforeConnect = performance.now()
-    times.connectStartAt = beforeConnect
-    const tcp = net.connect({ host: address, port, noDelay: true })
-    // For an IP, Node issues connect(2) (the SYN) in a nextTick queued by net.connect, so
-    // the SYN left between `beforeConnect` and a nextTick queued now. When that window is
-    // narrow (≤ 1 ms) its midpoint is the send time, ±0.5 ms at worst. When it is wide (the
-    // process preempted under load) the earlier mark is kept: the RTT then reads high,
-    // never low, and the minimum RTT the analysis relies on stays an upper bound.
-    process.nextTick(() => {
-      const afterSyn = performance.now()
-      if (times.connectedAt === null && afterSyn - beforeConnect <= maxSynWindowMs) {
-        times.connectStartAt = (beforeConnect + afterSyn) / 2
-      }
-    })
-    sockets.add(tcp)
-    tcp.once('error', (error) => settle(error))
-    tcp.once('connect', () => {
-      times.connectedAt = performance.now()
-      if (connectOptions.protocol !== 'https:') {
-        watchFirstByte(tcp, times)
-        settle(null, tcp)
-        return
-      }
-      const secure = tls.connect({
-        socket: tcp,
-        servername,
-        // The certificate is checked against the URL's host, or the IP for an IP URL.
-        host: servername ?? address,
-        ALPNProtocols: ['http/1.1'],
-        rejectUnauthorized: !insecure,
-        ca,
-      })
-      sockets.add(secure)
-      secure.once('error', (error) => settle(error))
-      secure.once('secureConnect', () => {
-        times.secureAt = performance.now()
-        watchFirstByte(secure, times)
-        settle(null, secure)
-      })
-    })
+/** Connects (and for https, handshakes), filling in `times` as it goes; calls back once. */
+export function openTimedSocket(options: ConnectorOptions, callback: SocketCallback): void {
+  const { address, port, secure, servername, insecure, ca, times, sockets } = options
+  let settled = false
+  const settle = (error: Error | null, socket?: net.Socket) => {
+    if (settled) return
+    settled = true
+    callback(error, socket)
   }
+
+  const beforeConnect = performance.now()
+  times.connectStartAt = beforeConnect
+  const tcp = net.connect({ host: address, port, noDelay: true })
+  // For an IP, Node issues connect(2) (the SYN) in a nextTick queued by net.connect, so
+  // the SYN left between `beforeConnect` and a nextTick queued now. When that window is
+  // narrow (≤ 1 ms) its midpoint is the send time, ±0.5 ms at worst. When it is wide (the
+  // process preempted under load) the earlier mark is kept: the RTT then reads high,
+  // never low, and the minimum RTT the analysis relies on stays an upper bound.
+  process.nextTick(() => {
+    const afterSyn = performance.now()
+    if (times.connectedAt === null && afterSyn - beforeConnect <= maxSynWindowMs) {
+      times.connectStartAt = (beforeConnect + afterSyn) / 2
+    }
+  })
+  sockets.add(tcp)
+  tcp.once('error', (error) => settle(error))
+  tcp.once('connect', () => {
+    times.connectedAt = performance.now()
+    if (!secure) {
+      watchFirstByte(tcp, times)
+      settle(null, tcp)
+      return
+    }
+    const tlsSocket = tls.connect({
+      socket: tcp,
+      servername,
+      // The certificate is checked against the URL's host, or the IP for an IP URL.
+      host: servername ?? address,
+      ALPNProtocols: ['http/1.1'],
+      rejectUnauthorized: !insecure,
+      ca,
+    })
+    sockets.add(tlsSocket)
+    tlsSocket.once('error', (error) => settle(error))
+    tlsSocket.once('secureConnect', () => {
+      times.secureAt = performance.now()
+      watchFirstByte(tlsSocket, times)
+      settle(null, tlsSocket)
+    })
+  })
 }

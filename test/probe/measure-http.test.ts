@@ -202,6 +202,47 @@ describe('every failure is a record with a stable code', () => {
     }
   })
 
+  it('ECONNRESET: the server closes before the body it announced is complete, and the PoP that answered is kept', async () => {
+    const server = await startRawServer((socket) =>
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nFly-Request-Id: 01abc-ams\r\nContent-Length: 100\r\n\r\nonly ten b')),
+    )
+    try {
+      const record = await sample(`http://127.0.0.1:${server.port}/`, { pop: popExtractor({ preset: 'fly' }) })
+      assertValid(record)
+      assert.equal(record.error, 'ECONNRESET')
+      assert.equal(record.status, 200)
+      assert.equal(record.pop, 'ams')
+      assert.ok(record.ttfb_ms !== null)
+      assert.equal(record.total_ms, null)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('sends one GET with the URL\'s Host, asks to close, and reads a chunked body to its end', async () => {
+    let requestHead = ''
+    const server = await startRawServer((socket) =>
+      socket.once('data', (chunk: Buffer) => {
+        requestHead = chunk.toString()
+        socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+      }),
+    )
+    try {
+      const record = await sample(`http://127.0.0.1:${server.port}/path?q=1`)
+      assertValid(record)
+      assert.equal(record.error, null)
+      assert.ok(record.total_ms !== null)
+      const [requestLine, ...headerLines] = requestHead.split('\r\n')
+      assert.equal(requestLine, 'GET /path?q=1 HTTP/1.1')
+      const headers = new Map(headerLines.filter(Boolean).map((line) => [line.split(':')[0]!.toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+      assert.equal(headers.get('host'), `127.0.0.1:${server.port}`)
+      assert.equal(headers.get('connection'), 'close')
+      assert.match(headers.get('user-agent') ?? '', /^catchment-probe\//)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('TIMEOUT: the server accepts and never answers, and the phases done are kept', async () => {
     const server = await startRawServer(() => {})
     try {
