@@ -1,11 +1,11 @@
 /**
- * Maps whatever Node, OpenSSL or undici threw onto the stable codes of the wire
+ * Maps whatever Node or OpenSSL threw onto the stable codes of the wire
  * record. Failures are results here: a refused connection from one vantage
  * point is exactly the kind of thing the fleet exists to see.
  */
 import type { ErrorCode } from './record.ts'
 
-/** Our own per-sample deadline; its code survives any wrapping undici does. */
+/** Our own per-sample deadline; its code survives any wrapping of it as a cause. */
 export class SampleTimeoutError extends Error {
   readonly code = 'TIMEOUT'
   constructor(timeoutMs: number) {
@@ -18,9 +18,6 @@ const passThrough = new Set<string>(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH
 const byCode: Record<string, ErrorCode> = {
   TIMEOUT: 'TIMEOUT',
   ETIMEDOUT: 'TIMEOUT',
-  UND_ERR_CONNECT_TIMEOUT: 'TIMEOUT',
-  UND_ERR_HEADERS_TIMEOUT: 'TIMEOUT',
-  UND_ERR_BODY_TIMEOUT: 'TIMEOUT',
   ENOTFOUND: 'DNS',
   EAI_AGAIN: 'DNS',
   EAI_FAIL: 'DNS',
@@ -30,27 +27,17 @@ const byCode: Record<string, ErrorCode> = {
   ESERVFAIL: 'DNS',
   ENONAME: 'DNS',
   EPIPE: 'ECONNRESET',
-  UND_ERR_SOCKET: 'ECONNRESET',
   ECONNABORTED: 'ECONNRESET',
   EPROTO: 'TLS',
-  UND_ERR_INFO: 'PROTOCOL',
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'PROTOCOL',
-  UND_ERR_RESPONSE_STATUS_CODE: 'PROTOCOL',
 }
 
 // OpenSSL's verification failures (X509_V_ERR_* without the prefix) and Node's own.
 const certificateCodes = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*|CERT_.*|.*_CERT_.*|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|ERR_TLS_.*CERT.*)$/
 
-// Errors that carry no code, only a class name (undici's parser error when llhttp gave none).
-const byName: Record<string, string> = {
-  HTTPParserError: 'HPE_INVALID',
-}
-
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
-  const { code, name } = error as { code?: unknown; name?: unknown }
-  if (typeof code === 'string') return code
-  return typeof name === 'string' ? byName[name] : undefined
+  const { code } = error as { code?: unknown }
+  return typeof code === 'string' ? code : undefined
 }
 
 function classifyOne(code: string): ErrorCode | null {
@@ -64,8 +51,8 @@ function classifyOne(code: string): ErrorCode | null {
 }
 
 /**
- * Walks the `cause` chain because undici wraps socket errors, and the innermost
- * specific code (e.g. ECONNREFUSED under UND_ERR_SOCKET) is the informative one.
+ * Walks the `cause` chain: when an error wraps another, the innermost specific
+ * code (e.g. ECONNREFUSED under a generic socket error) is the informative one.
  */
 export function classifyError(error: unknown): ErrorCode {
   const codes: string[] = []

@@ -1,4 +1,4 @@
-/** Response headers as undici hands them over: lower-case names, repeated ones as arrays. */
+/** Response headers as the HTTP client hands them over: lower-case names, repeated ones as arrays or joined. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>
 
 /** One header's value, repeated fields joined the way HTTP folds them (RFC 9110 §5.3). */
