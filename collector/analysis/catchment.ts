@@ -114,7 +114,9 @@ const groups = (array: string, flags: string) => `arraySplit((value, flag) -> fl
  * functions: sorting each probe's few hundred minutes is several times faster than a window sort
  * over every minute of the fleet. And no lambda reads an array it does not iterate (`arr[i]`
  * inside arrayMap): ClickHouse copies such an array for every element, which made this quadratic;
- * neighbours come from shifted copies instead.
+ * neighbours come from shifted copies instead. The stages are nested subqueries, read from the
+ * innermost out (group, add up a minute's rows per PoP, pick the minute's PoP, cut into runs): as
+ * one SELECT whose aliases built on each other, planning alone took 0.25 s.
  */
 function runsCte(rollup: string, { since, filter, periodSeconds }: CatchmentInputs): string {
   return `
