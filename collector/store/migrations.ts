@@ -24,11 +24,6 @@ export interface Backfill {
 
 export type MigrationStep = string | Backfill
 
-/** A view's table filled with what the view would have written from the rows already in its source. */
-function backfillFor(context: SchemaContext, view: ViewDefinition, time: string): Backfill {
-  const from = qualified(context, view.from)
-  return { into: qualified(context, view.to), from, time, select: (where) => view.select(`${from} ${where}`) }
-}
 import {
   addColumns,
   createDatabase,
@@ -52,8 +47,25 @@ import {
   rollupTable,
   rollupView,
   type SchemaContext,
+  type TableDefinition,
   type ViewDefinition,
 } from './schema.ts'
+
+/** A view's table filled with what the view would have written from the rows already in its source. */
+function backfillFor(context: SchemaContext, view: ViewDefinition, time: string): Backfill {
+  const from = qualified(context, view.from)
+  return { into: qualified(context, view.to), from, time, select: (where) => view.select(`${from} ${where}`) }
+}
+
+/**
+ * A rollup fed by a cascaded view: its table, then what the view would have written from the
+ * rows its source already holds (`sourceTime` is the source's time column), then the view.
+ * Migrations run before the collector takes traffic, so no row reaches the source between the
+ * backfill and the view.
+ */
+function cascadedRollup(context: SchemaContext, table: TableDefinition, view: ViewDefinition, sourceTime: string): MigrationStep[] {
+  return [...createTable(context, table), backfillFor(context, view, sourceTime), createView(context, view)]
+}
 
 export interface Migration {
   version: number
@@ -90,31 +102,21 @@ export const migrations: readonly Migration[] = [
       ...addColumns(context, rollupTable, rollupTable.columns.filter((column) => /^(connect_hist|errors_by_code|period) /.test(column))),
       dropView(context, rollupView),
       createView(context, rollupView),
-      ...createTable(context, hourlyRollupTable),
-      // Hours before this migration come from the minute rollup; migrations run before the collector takes traffic.
-      backfillFor(context, hourlyRollupView, 'minute'),
-      createView(context, hourlyRollupView),
+      // Hours before this migration come from the minute rollup.
+      ...cascadedRollup(context, hourlyRollupTable, hourlyRollupView, 'minute'),
     ],
   },
   {
     version: 5,
     name: 'hour rollup per network, for fleet-wide dashboard panels over long ranges',
-    statements: (context) => [
-      ...createTable(context, networkRollupTable),
-      backfillFor(context, networkRollupView, 'hour'),
-      createView(context, networkRollupView),
-    ],
+    statements: (context) => cascadedRollup(context, networkRollupTable, networkRollupView, 'hour'),
   },
   {
     version: 6,
     name: 'day rollups per probe and per network, for whole-range summaries over a week or more',
     statements: (context) => [
-      ...createTable(context, dailyRollupTable),
-      backfillFor(context, dailyRollupView, 'hour'),
-      createView(context, dailyRollupView),
-      ...createTable(context, dailyNetworkRollupTable),
-      backfillFor(context, dailyNetworkRollupView, 'hour'),
-      createView(context, dailyNetworkRollupView),
+      ...cascadedRollup(context, dailyRollupTable, dailyRollupView, 'hour'),
+      ...cascadedRollup(context, dailyNetworkRollupTable, dailyNetworkRollupView, 'hour'),
     ],
   },
 ]
