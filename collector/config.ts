@@ -6,7 +6,7 @@
 import * as v from 'valibot'
 import { parseWith, readConfigFile } from '../probe/config-file.ts'
 import { targetEntries } from '../probe/schedule.ts'
-import { bounded, boundedInteger } from '../probe/validation.ts'
+import { atLeast, bounded, boundedInteger } from '../probe/validation.ts'
 import { defaultRetentionDays } from './store/schema.ts'
 import { defaultStoreUrl } from './store/url.ts'
 
@@ -33,8 +33,6 @@ const popSchema = v.strictObject({
 })
 
 export type PopConfig = v.InferOutput<typeof popSchema>
-
-const atLeast = (min: number, fallback: number) => v.optional(boundedInteger(min, Number.MAX_SAFE_INTEGER), fallback)
 
 // An absent section is parsed as {}, so its own defaults apply.
 export const configSchema = v.strictObject({

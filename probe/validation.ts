@@ -16,6 +16,11 @@ export function boundedInteger(min: number, max: number) {
   return v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))
 }
 
+/** An optional whole number of at least `min` (a size or a count), `fallback` when left out. */
+export function atLeast(min: number, fallback: number) {
+  return v.optional(boundedInteger(min, Number.MAX_SAFE_INTEGER), fallback)
+}
+
 export type Issue = v.BaseIssue<unknown>
 
 /** Where the problem is and what kind it is, before any wording. */

@@ -9,7 +9,7 @@ import * as v from 'valibot'
 import { parseWith, readConfigFile } from '../config-file.ts'
 import { metadataUpdateEntries, type MetadataUpdate } from '../metadata.ts'
 import { httpUrl, targetSchema } from '../schedule.ts'
-import { bounded, boundedInteger } from '../validation.ts'
+import { atLeast, bounded, boundedInteger } from '../validation.ts'
 
 export const agentConfigSchema = v.pipe(
   v.strictObject({
@@ -28,7 +28,7 @@ export const agentConfigSchema = v.pipe(
     spool: v.optional(
       v.strictObject({
         /** The spool's bound; past it the oldest records are dropped (and counted). */
-        max_bytes: v.optional(boundedInteger(4096, Number.MAX_SAFE_INTEGER), 64 * 1024 * 1024),
+        max_bytes: atLeast(4096, 64 * 1024 * 1024),
       }),
       {},
     ),
