@@ -10,11 +10,6 @@ export interface RejectedLine {
   reason: string
 }
 
-export interface ParsedBatch {
-  records: Measurement[]
-  rejected: RejectedLine[]
-}
-
 export interface ParseOptions {
   maxLineBytes: number
   /** The probe the token belongs to: a probe cannot write as another. */
@@ -46,8 +41,13 @@ function judgeLine(bytes: Buffer, options: ParseOptions): Measurement | string {
   return result.record
 }
 
-export function parseBatch(body: Buffer, options: ParseOptions): ParsedBatch {
-  const records: Measurement[] = []
+/**
+ * Hands each valid record to `accept` as soon as its line is read, rather
+ * than returning them all: the caller encodes it and lets it go, so a batch's
+ * records are never all on the heap at once (see rows.ts). Returns the
+ * rejected lines.
+ */
+export function parseBatch(body: Buffer, options: ParseOptions, accept: (record: Measurement) => void): RejectedLine[] {
   const rejected: RejectedLine[] = []
   let start = 0
   for (let line = 1; start < body.length; line++) {
@@ -58,9 +58,9 @@ export function parseBatch(body: Buffer, options: ParseOptions): ParsedBatch {
     if (stop > start) {
       const verdict = judgeLine(body.subarray(start, stop), options)
       if (typeof verdict === 'string') rejected.push({ line, reason: verdict })
-      else records.push(verdict)
+      else accept(verdict)
     }
     start = end + 1
   }
-  return { records, rejected }
+  return rejected
 }

@@ -60,18 +60,18 @@ export async function writeBatches(store: Store, batches: readonly RowBatch[]): 
     batches.filter((batch) => !batch.firstAttempt),
   )
   const seen = new Set<string>()
-  let data = ''
+  const parts: Buffer[] = []
   const stored = batches.map((batch) => {
     const dropped = new Set<number>()
     batch.ids.forEach((id, i) => {
       if (duplicates.has(id) || seen.has(id)) dropped.add(i)
       seen.add(id)
     })
-    data += dropped.size === 0 ? batch.tsv : withoutRows(batch, dropped).tsv
+    parts.push(dropped.size === 0 ? batch.rows : withoutRows(batch, dropped).rows)
     return batch.ids.length - dropped.size
   })
   const written = stored.reduce((sum, count) => sum + count, 0)
-  if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
+  if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data: Buffer.concat(parts) })
   return { stored, written }
 }
 

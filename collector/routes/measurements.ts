@@ -11,7 +11,7 @@ import { BodyError, readBody } from '../ingest/body.ts'
 import { attemptHeader } from '../../probe/protocol.ts'
 import { parseBatch } from '../ingest/ndjson.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
-import { rowBatch } from '../ingest/rows.ts'
+import { RowBatchBuilder } from '../ingest/rows.ts'
 import { reasonClass, type CollectorMetrics } from '../metrics.ts'
 import type { Logger } from '../logger.ts'
 
@@ -40,21 +40,22 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
       throw error
     }
 
-    const { records, rejected } = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe })
+    const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length })
+    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe }, (record) => rows.add(record))
     for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
     if (rejected.length > 0) {
       logger.warn({ probe: probe.probe, rejected: rejected.length, first: rejected[0] }, 'rejected lines in batch')
     }
     const rejectedBody = { rejected: rejected.length, errors: rejected.slice(0, maxRejectedListed) }
-    if (records.length === 0) {
+    if (rows.count === 0) {
       return c.json({ accepted: 0, duplicates: 0, ...rejectedBody }, rejected.length > 0 ? 422 : 200)
     }
 
     try {
-      const result = await queue.submit(rowBatch(records, probe, { firstAttempt: c.req.header(attemptHeader) === '1' }))
+      const result = await queue.submit(rows.finish())
       metrics.accepted.inc({ kind: 'new' }, result.stored)
       metrics.accepted.inc({ kind: 'duplicate' }, result.duplicates)
-      return c.json({ accepted: records.length, duplicates: result.duplicates, ...rejectedBody }, 200)
+      return c.json({ accepted: rows.count, duplicates: result.duplicates, ...rejectedBody }, 200)
     } catch (error) {
       if (error instanceof QueueFullError) {
         c.header('retry-after', String(error.retryAfterSeconds))
@@ -64,7 +65,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
         c.header('retry-after', '5')
         return c.json({ error: error.code, message: error.message }, 503)
       }
-      logger.error({ err: error, probe: probe.probe, rows: records.length }, 'insert failed')
+      logger.error({ err: error, probe: probe.probe, rows: rows.count }, 'insert failed')
       c.header('retry-after', '5')
       return c.json({ error: 'STORE_UNAVAILABLE', message: 'the store did not commit the batch; retry' }, 503)
     }
