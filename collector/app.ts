@@ -61,6 +61,7 @@ export function createApp(deps: AppDependencies): Hono {
       logger,
       maxBodyBytes: config.ingest.max_body_bytes,
       maxLineBytes: config.ingest.max_line_bytes,
+      retentionDays: config.retention_days,
     }),
   )
   app.use('/v1/probes/*', probeAuth(deps.directory))

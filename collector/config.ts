@@ -49,6 +49,8 @@ export const configSchema = v.strictObject({
       queue_rows: atLeast(1, 500_000),
       batch_rows: atLeast(1, 50_000),
       batch_ms: atLeast(1, 200),
+      /** Inserts running at once: two keep the embedded engine on both cores of a small machine. */
+      writers: v.optional(boundedInteger(1, 16), 2),
     }),
     {},
   ),

@@ -25,7 +25,7 @@ export interface RunningCollector {
 }
 
 export async function startCollector(config: CollectorConfig, logger: Logger = createLogger()): Promise<RunningCollector> {
-  const store = await openStore(config.store)
+  const store = await openStore(config.store, { ingestSessions: config.ingest.writers })
   const migration = await migrate(store, { retentionDays: config.retention_days })
   for (const step of migration.applied) logger.info({ version: step.version, name: step.name }, 'migration applied')
 
@@ -37,6 +37,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
     maxRows: config.ingest.queue_rows,
     batchRows: config.ingest.batch_rows,
     batchMs: config.ingest.batch_ms,
+    writers: config.ingest.writers,
     write: (batches) => writeBatches(store, batches),
     onWrite({ rows, seconds, error }) {
       metrics.insertSeconds.observe(seconds)

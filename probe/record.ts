@@ -34,6 +34,12 @@ const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]
 // ms precision, UTC: exactly what Date#toISOString() writes.
 const isoUtcMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
+/** A calendar date and a clock time that exist: the timestamp is exactly what Date#toISOString() writes for it. */
+function isRealInstant(value: string): boolean {
+  const ms = Date.parse(value)
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === value
+}
+
 /** A phase duration: non-negative, bounded to a day so a clock bug cannot store nonsense. */
 const phaseMs = v.nullable(bounded(0, 86_400_000))
 
@@ -53,7 +59,8 @@ export const measurementSchema = v.strictObject({
   ts: v.pipe(
     v.string(),
     v.regex(isoUtcMs, 'must be ISO-8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z'),
-    v.check((value) => !Number.isNaN(Date.parse(value)), 'must be a real date'),
+    // Round-tripped, because Date.parse takes 2026-02-30 (as 2 March) and ClickHouse refuses it, failing the whole insert.
+    v.check(isRealInstant, 'must be a real date and time'),
   ),
   probe: name(128),
   target: name(256),

@@ -46,7 +46,7 @@ async function fromCollector(options: FindingsOptions): Promise<FindingsAnswer> 
 async function fromStore(options: FindingsOptions): Promise<FindingsAnswer> {
   const since = parseSince(options.since)
   const config = resolveConfig(options)
-  const store = await openStore(config.store, ['query', 'registry'])
+  const store = await openStore(config.store, { roles: ['query', 'registry'] })
   try {
     await migrate(store, { retentionDays: config.retention_days })
     await new PopLocationSync(store, config).ensureFresh(true)

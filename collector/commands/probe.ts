@@ -45,7 +45,7 @@ function collect(value: string, previous: string[]): string[] {
 
 async function withRegistry<T>(options: StoreOptions, job: (registry: ProbeRegistry) => Promise<T>): Promise<T> {
   const config = resolveConfig(options)
-  const store = await openStore(config.store, ['registry'])
+  const store = await openStore(config.store, { roles: ['registry'] })
   try {
     await migrate(store, { retentionDays: config.retention_days })
     return await job(new ProbeRegistry(store))

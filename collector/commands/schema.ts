@@ -14,7 +14,7 @@ export function migrateCommand(): Command {
     .option('--config <file>', 'collector config file')
     .action(async (options: StoreOptions) => {
       const config = resolveConfig(options)
-      const store = await openStore(config.store, ['registry'])
+      const store = await openStore(config.store, { roles: ['registry'] })
       try {
         const report = await migrate(store, { retentionDays: config.retention_days })
         for (const step of report.applied) process.stdout.write(`applied ${step.version}: ${step.name}\n`)

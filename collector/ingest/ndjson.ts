@@ -14,6 +14,27 @@ export interface ParseOptions {
   maxLineBytes: number
   /** The probe the token belongs to: a probe cannot write as another. */
   probe: string
+  /** The times the store keeps, as epoch ms; a record outside them is refused rather than accepted and lost (see `storedTimes`). */
+  times: StoredTimes
+}
+
+export interface StoredTimes {
+  earliest: number
+  latest: number
+  retentionDays: number
+}
+
+/** How far ahead of the collector's clock a probe's clock may run before its records are refused. */
+const clockSkewMs = 86_400_000
+
+/**
+ * The times a record may carry now. Older than the retention, the store's TTL
+ * drops a row the moment it is written, after the probe was told it was
+ * stored; far in the future, a probe's clock is wrong and its rows would sit
+ * beyond every dashboard's "now".
+ */
+export function storedTimes(retentionDays: number, now = Date.now()): StoredTimes {
+  return { earliest: now - retentionDays * 86_400_000, latest: now + clockSkewMs, retentionDays }
 }
 
 const newline = 0x0a
@@ -35,10 +56,14 @@ function judgeLine(bytes: Buffer, options: ParseOptions): Measurement | string {
   }
   const result = validateMeasurement(value)
   if (!result.ok) return result.reason
-  if (result.record.probe !== options.probe) {
-    return `probe: "${result.record.probe}" is not the probe this token belongs to ("${options.probe}")`
+  const { record } = result
+  if (record.probe !== options.probe) {
+    return `probe: "${record.probe}" is not the probe this token belongs to ("${options.probe}")`
   }
-  return result.record
+  const at = Date.parse(record.ts)
+  if (at < options.times.earliest) return `ts: older than the ${options.times.retentionDays} days the store keeps`
+  if (at > options.times.latest) return `ts: more than a day ahead of the collector's clock; check the probe's clock`
+  return record
 }
 
 /**

@@ -4,6 +4,11 @@
  * a slow store turns into 429s rather than unbounded memory. Each request's
  * promise settles only after its rows are committed: an acknowledgement
  * means durable.
+ *
+ * Several inserts may run at once (`writers`): one insert keeps the embedded
+ * engine's pipeline on about 1.2 of this machine's two cores, two keep it on
+ * both. A batch that may have been sent before waits until every insert
+ * begun before it has ended, so that its stored-id lookup sees them all.
  */
 import type { RowBatch } from './rows.ts'
 import type { WriteResult } from './writer.ts'
@@ -13,8 +18,10 @@ export interface QueueOptions {
   maxRows: number
   /** Write as soon as this many rows wait… */
   batchRows: number
-  /** …or when the oldest waiting row has waited this long. */
+  /** …or when the oldest waiting row has waited this long, or no insert is running. */
   batchMs: number
+  /** Inserts running at once; 1 when left out. */
+  writers?: number
   write(batches: RowBatch[]): Promise<WriteResult>
   /** Called after every write, for metrics. */
   onWrite?(info: { rows: number; written: number; seconds: number; error: unknown }): void
@@ -50,7 +57,7 @@ export class IngestQueue {
   private waitingRows = 0
   private writingRows = 0
   private timer: NodeJS.Timeout | null = null
-  private writing: Promise<void> | null = null
+  private readonly writing = new Set<Promise<void>>()
   private closed = false
   /** Rows per second of recent writes, to tell a refused client how long to wait. */
   private throughput = 0
@@ -80,50 +87,72 @@ export class IngestQueue {
   /** Stops taking rows and resolves once everything accepted is written. */
   async drain(): Promise<void> {
     this.closed = true
-    while (this.waiting.length > 0 || this.writing) {
-      if (this.timer) clearTimeout(this.timer)
-      this.timer = null
-      if (!this.writing) this.startWrite()
-      await this.writing
+    while (this.waiting.length > 0 || this.writing.size > 0) {
+      this.startWrites(true)
+      await Promise.race(this.writing)
     }
   }
 
+  private get writers(): number {
+    return this.options.writers ?? 1
+  }
+
   private schedule(): void {
-    if (this.writing) return // the running write picks the rest up when it ends
-    if (this.waitingRows >= this.options.batchRows) {
-      this.startWrite()
-    } else if (!this.timer) {
+    this.startWrites(false)
+    if (this.waiting.length > 0 && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null
-        if (!this.writing) this.startWrite()
+        this.startWrites(true)
+        this.schedule()
       }, this.options.batchMs)
     }
   }
 
+  /**
+   * Starts inserts while a writer is free and the head of the queue may go:
+   * a full batch always; a partial one when nothing is being written (group
+   * commit: what arrived during a write has waited long enough) or when
+   * `due` (the oldest row has waited batchMs).
+   */
+  private startWrites(due: boolean): void {
+    while (this.waiting.length > 0 && this.writing.size < this.writers) {
+      const head = this.waiting[0] as Pending
+      // A resent batch must see every insert begun before it in its stored-id lookup.
+      if (!head.batch.firstAttempt && this.writing.size > 0) break
+      if (this.waitingRows < this.options.batchRows && !due && this.writing.size > 0) break
+      const taken = this.takeWrite()
+      const rows = taken.reduce((sum, pending) => sum + pending.batch.ids.length, 0)
+      this.writingRows += rows
+      const write: Promise<void> = this.commit(taken).finally(() => {
+        this.writing.delete(write)
+        this.writingRows -= rows
+        this.schedule()
+      })
+      this.writing.add(write)
+    }
+    if (this.waiting.length === 0 && this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+  }
+
+  /**
+   * Up to batchRows from the head. A write that begins with first attempts
+   * stops before the first resent batch, which must wait for it (see above).
+   */
   private takeWrite(): Pending[] {
     const taken: Pending[] = []
     let rows = 0
-    while (this.waiting.length > 0 && (taken.length === 0 || rows + this.waiting[0]!.batch.ids.length <= this.options.batchRows)) {
-      const next = this.waiting.shift() as Pending
-      taken.push(next)
+    const resentAllowed = this.writing.size === 0
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0] as Pending
+      if (taken.length > 0 && rows + next.batch.ids.length > this.options.batchRows) break
+      if (!next.batch.firstAttempt && !resentAllowed) break
+      taken.push(this.waiting.shift() as Pending)
       rows += next.batch.ids.length
     }
     this.waitingRows -= rows
-    this.writingRows = rows
     return taken
-  }
-
-  private startWrite(): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    const taken = this.takeWrite()
-    if (taken.length === 0) return
-    this.writing = this.commit(taken).finally(() => {
-      this.writing = null
-      this.writingRows = 0
-      // Group commit: what arrived during a write has waited long enough; write it at once rather than idle until the timer.
-      if (this.waiting.length > 0) this.startWrite()
-    })
   }
 
   private async commit(taken: Pending[]): Promise<void> {
@@ -137,7 +166,8 @@ export class IngestQueue {
       failure = error
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    if (result && seconds > 0) this.throughput = rows / seconds
+    // Other writers commit alongside this one: the store's rate is about this write's times their number.
+    if (result && seconds > 0) this.throughput = (rows / seconds) * this.writers
     this.options.onWrite?.({ rows, written: result?.written ?? 0, seconds, error: failure })
     taken.forEach((pending, i) => {
       if (!result) return pending.reject(failure)

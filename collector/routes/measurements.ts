@@ -9,7 +9,7 @@ import { Hono } from 'hono'
 import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
 import { attemptHeader } from '../../probe/protocol.ts'
-import { parseBatch } from '../ingest/ndjson.ts'
+import { parseBatch, storedTimes } from '../ingest/ndjson.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
 import { RowBatchBuilder } from '../ingest/rows.ts'
 import { reasonClass, type CollectorMetrics } from '../metrics.ts'
@@ -21,6 +21,7 @@ export interface MeasurementRouteOptions {
   logger: Logger
   maxBodyBytes: number
   maxLineBytes: number
+  retentionDays: number
 }
 
 /** At most this many rejected lines are listed back; the count is always exact. */
@@ -41,7 +42,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     }
 
     const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length })
-    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe }, (record) => rows.add(record))
+    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, times: storedTimes(options.retentionDays) }, (record) => rows.add(record))
     for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
     if (rejected.length > 0) {
       logger.warn({ probe: probe.probe, rejected: rejected.length, first: rejected[0] }, 'rejected lines in batch')

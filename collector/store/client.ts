@@ -5,7 +5,8 @@
  * chDB runs the statements of one session one after another, so the store
  * opens a session per role: a long dashboard query on `query` never holds up
  * an insert on `ingest` or a token check on `registry`. Several sessions on
- * one path run in parallel; a second *process* on the path is refused.
+ * one path run in parallel; a second *process* on the path is refused. The
+ * ingest role may have several sessions, so that inserts run side by side.
  */
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { ChdbExtension } from 'chdb/connection'
@@ -42,37 +43,51 @@ const commonSettings: ClickHouseSettings = {
   max_memory_usage: '4000000000',
 }
 
+export interface StoreOptions {
+  /** Roles to open sessions for; all three when left out. */
+  roles?: StoreRole[]
+  /** Sessions for the ingest role (chDB only: a server's client already runs requests side by side). */
+  ingestSessions?: number
+}
+
 interface Session {
   client: ClickHouseClient
   /** chDB's own insert: the payload goes to the engine as bytes. */
   chdb?: ChdbExtension
+  /** Inserts running on this session now. */
+  inserting: number
 }
 
-async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[]): Promise<Map<StoreRole, Session>> {
+async function closeAll(clients: Map<StoreRole, Session[]>): Promise<void> {
+  for (const sessions of clients.values()) for (const { client } of sessions) await client.close()
+}
+
+async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[], ingestSessions: number): Promise<Map<StoreRole, Session[]>> {
   // Loaded only here: the probe must never pull in ClickHouse's 550 MB library.
   const { createChdbConnection } = await import('chdb/connection')
-  const clients = new Map<StoreRole, Session>()
-  for (const role of roles) {
+  const clients = new Map<StoreRole, Session[]>()
+  for (const role of roles.flatMap((role) => Array<StoreRole>(role === 'ingest' ? ingestSessions : 1).fill(role))) {
     let connection
     try {
       connection = createChdbConnection({ path: location.path })
     } catch (error) {
-      for (const { client } of clients.values()) await client.close()
+      await closeAll(clients)
       const detail = (error as Error).message
       const hint = /lock|Another server instance|Failed to create connection/i.test(detail)
         ? ' — another process (a running `collector serve`?) holds it; stop that process, or use its admin API with --collector'
         : ''
       throw new StoreOpenError(`cannot open chdb store at ${location.path}${hint}`)
     }
-    clients.set(role, { client: createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]), chdb: connection.chdb })
+    const session = { client: createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]), chdb: connection.chdb, inserting: 0 }
+    clients.set(role, [...(clients.get(role) ?? []), session])
   }
   return clients
 }
 
-function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles: StoreRole[]): Map<StoreRole, Session> {
-  const clients = new Map<StoreRole, Session>()
+function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles: StoreRole[]): Map<StoreRole, Session[]> {
+  const clients = new Map<StoreRole, Session[]>()
   for (const role of roles) {
-    clients.set(role, {
+    clients.set(role, [{
       client: createClient({
         url: location.url,
         username: location.username,
@@ -83,7 +98,8 @@ function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles:
         request_timeout: 60_000,
         compression: { request: true, response: true },
       }),
-    })
+      inserting: 0,
+    }])
   }
   return clients
 }
@@ -102,10 +118,11 @@ async function insertTabSeparated(session: Session, database: string, insert: Ta
   await session.client.command({ query: `INSERT INTO ${qualified({ database }, insert.table)} (${insert.columns.join(', ')}) FORMAT TabSeparated\n${insert.data.toString('utf8')}` })
 }
 
-export async function openStore(url: string, roles: StoreRole[] = ['ingest', 'query', 'registry']): Promise<Store> {
+export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
+  const { roles = ['ingest', 'query', 'registry'], ingestSessions = 1 } = options
   const location = parseStoreUrl(url)
-  const clients = location.kind === 'chdb' ? await openChdb(location, roles) : openServer(location, roles)
-  const session = (role: StoreRole): Session => {
+  const clients = location.kind === 'chdb' ? await openChdb(location, roles, ingestSessions) : openServer(location, roles)
+  const sessions = (role: StoreRole): Session[] => {
     const open = clients.get(role) ?? clients.values().next().value
     if (!open) throw new StoreOpenError('store has no open sessions')
     return open
@@ -113,10 +130,17 @@ export async function openStore(url: string, roles: StoreRole[] = ['ingest', 'qu
   return {
     location,
     database: location.database,
-    client: (role) => session(role).client,
-    insertTabSeparated: (role, insert) => insertTabSeparated(session(role), location.database, insert),
-    async close() {
-      for (const { client } of clients.values()) await client.close()
+    client: (role) => (sessions(role)[0] as Session).client,
+    async insertTabSeparated(role, insert) {
+      // The least busy session: an insert queued behind another on one session would not run beside it.
+      const session = sessions(role).reduce((idlest, next) => (next.inserting < idlest.inserting ? next : idlest))
+      session.inserting++
+      try {
+        await insertTabSeparated(session, location.database, insert)
+      } finally {
+        session.inserting--
+      }
     },
+    close: () => closeAll(clients),
   }
 }

@@ -4,18 +4,19 @@
  * chDB insert of the same rows in the same run), and the acknowledgement
  * latency at a steady 10k measurements/s.
  *
- *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000]
+ *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000] [--writers 2]
  *
  * 1. raw: the rows (wire records with their probe's metadata, as the collector
  *    stores them) inserted straight into a fresh store with the same schema and
- *    views, 50,000 at a time as TabSeparated (the collector's own format);
+ *    views, 50,000 at a time as TabSeparated (the collector's own format),
+ *    one insert at a time and then `writers` at a time; the faster is the bar;
  * 2. HTTP: the built `collector serve` in its own process, fed gzip NDJSON
  *    batches by 32 concurrent senders (agents), each batch from one of 50 probes;
  * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
  *    30 s (open loop: a slow answer does not slow the sender).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -38,6 +39,8 @@ const { values } = parseArgs({
     senders: { type: 'string', default: '32' },
     'steady-rate': { type: 'string', default: '10000' },
     'steady-seconds': { type: 'string', default: '30' },
+    /** The collector's `ingest.writers` (inserts at once); the raw insert is measured with as many sessions. */
+    writers: { type: 'string', default: '2' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
   },
@@ -47,6 +50,7 @@ const batchSize = Number(values.batch)
 const senders = Number(values.senders)
 const steadyRate = Number(values['steady-rate'])
 const steadySeconds = Number(values['steady-seconds'])
+const writers = Number(values.writers)
 const probes = 50
 const collectorBin = path.join(repoRoot, 'dist/collector/cli.js')
 if (!existsSync(collectorBin)) {
@@ -117,16 +121,28 @@ function agentBatches(list: Measurement[], size: number, tokens: Map<string, str
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000)
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 
-async function rawInsert(rows: Measurement[]): Promise<number> {
+/**
+ * The engine's own speed, the bar for the collector: the rows serialized
+ * before the clock starts, then inserted 50,000 at a time by `writers`
+ * sessions side by side (one, then as many as the collector runs).
+ */
+async function rawInsert(rows: Measurement[], writers: number): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-raw-'))
-  const store = await openStore(`chdb://${dir}`, ['ingest', 'registry'])
+  const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: writers })
   try {
     await migrate(store, { retentionDays: 400 })
-    // Serialized before the clock starts: this is the engine's own speed, the bar for the collector.
     const inserts: Buffer[] = []
     for (let i = 0; i < rows.length; i += 50_000) inserts.push(Buffer.from(rows.slice(i, i + 50_000).map((record) => toTsv([record], metadataOf(record.probe))).join('')))
     const began = performance.now()
-    for (const data of inserts) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
+    let next = 0
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < inserts.length) {
+          const data = inserts[next++] as Buffer
+          await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
+        }
+      }),
+    )
     return performance.now() - began
   } finally {
     await store.close()
@@ -142,7 +158,9 @@ interface Collector {
 
 async function startCollector(dir: string): Promise<Collector> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
-  const child = spawn(process.execPath, [...profile, collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${dir}`], {
+  const config = path.join(dir, 'collector.json')
+  writeFileSync(config, JSON.stringify({ ingest: { writers } }))
+  const child = spawn(process.execPath, [...profile, collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
     env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -177,9 +195,10 @@ async function main(): Promise<void> {
   const all = records(total)
 
   console.error('raw chDB insert…')
-  const rawMs = await rawInsert(all)
-  const rawRate = rate(total, rawMs)
-  console.error(`  ${rawRate.toLocaleString('en')} rows/s`)
+  const rawSerial = rate(total, await rawInsert(all, 1))
+  console.error(`  one insert at a time: ${rawSerial.toLocaleString('en')} rows/s`)
+  const rawRate = writers > 1 ? rate(total, await rawInsert(all, writers)) : rawSerial
+  if (writers > 1) console.error(`  ${writers} at a time: ${rawRate.toLocaleString('en')} rows/s`)
 
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-ingest-'))
   const collector = await startCollector(dir)
@@ -281,10 +300,10 @@ async function main(): Promise<void> {
 
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
-    console.log(`  raw chDB insert (50k-row TabSeparated inserts): ${rawRate.toLocaleString('en')} rows/s`)
-    console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${(((cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
+    console.log(`  raw chDB insert (50k-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
+    console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${(((cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
     console.log(`  ack latency at a steady ${steadyRate.toLocaleString('en')}/s (${steadyBatch}/batch): p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms`)
-    console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw ${httpRate >= rawRate / 2 ? 'met' : 'missed'}`)
+    console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw (the faster raw figure) ${httpRate >= rawRate / 2 ? 'met' : 'missed'}`)
   } finally {
     await pool.close()
     await collector.stop()

@@ -49,7 +49,7 @@ const reuse = existsSync(marker)
 // Data ends now (or when a kept store was generated): the queries look back from there.
 const end = reuse ? Number(readFileSync(marker, 'utf8').trim()) : Math.floor(Date.now() / 1000 / 60) * 60
 const start = end - rounds * roundSeconds
-const store = await openStore(`chdb://${dataDir}`, ['ingest', 'query', 'registry'])
+const store = await openStore(`chdb://${dataDir}`, { roles: ['ingest', 'query', 'registry'] })
 
 async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const began = performance.now()
@@ -151,7 +151,7 @@ const endDate = new Date(end * 1000)
 await measure('findings API (since 1h, 7-day history)', () => findFindings(store, { since: new Date(end * 1000 - 3_600_000) }))
 await measure('catchment API (since 6h)', () => catchmentReport(store, { since: new Date(end * 1000 - 6 * 3_600_000) }))
 
-const session = await openStore(`chdb://${dataDir}`, ['query'])
+const session = await openStore(`chdb://${dataDir}`, { roles: ['query'] })
 await session.client('query').command({ query: 'USE catchment' })
 const run = async (sql: string) => (await session.client('query').query({ query: sql, format: 'JSONCompact' })).json()
 

@@ -104,6 +104,11 @@ describe('a probe streams measurements to the collector', () => {
       ['a 10 MB line', (probe) => JSON.stringify({ ...makeRecord({ probe }), url: 'x'.repeat(10 * 1024 * 1024) }), /more than the limit of 65536/],
       ['an array instead of an object', () => '[1,2,3]', /^record:/],
       ['a record of another probe', () => JSON.stringify(makeRecord({ probe: 'someone-else' })), /is not the probe this token belongs to/],
+      // ClickHouse refuses 30 February: let through, it failed the whole insert, every probe's rows in it.
+      ['a day the month does not have', (probe) => JSON.stringify(makeRecord({ probe, ts: '2026-02-30T12:00:00.000Z' })), /^ts: must be a real date/],
+      // The TTL would drop it as it is written, after the probe was told it was stored.
+      ['a record older than the store keeps', (probe) => JSON.stringify(makeRecord({ probe, ts: new Date(Date.now() - 401 * 86_400_000).toISOString() })), /^ts: older than the 400 days the store keeps/],
+      ['a record from a clock a week fast', (probe) => JSON.stringify(makeRecord({ probe, ts: new Date(Date.now() + 7 * 86_400_000).toISOString() })), /^ts: more than a day ahead of the collector's clock/],
     ]
     for (const [what, line, reason] of badLines) {
       it(`${what}: rejected with its line number, the valid lines stored`, async () => {

@@ -176,7 +176,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
     })
     await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
     // A session of its own, in the datasource's default database, as the plugin's connection is.
-    session = await openStore(collector.config.store, ['query'])
+    session = await openStore(collector.config.store, { roles: ['query'] })
     await session.client('query').command({ query: 'USE catchment' })
   })
   after(async () => {

@@ -51,7 +51,7 @@ export async function startTestCollector(overrides: Record<string, unknown> = {}
   const dataDir = tempDir('collector')
   const config = parseConfig({ store: `chdb://${dataDir}`, host: '127.0.0.1', port: 0, ...overrides })
   const collector = await startCollector(config, createLogger('silent'))
-  const store = await openStore(config.store, ['query'])
+  const store = await openStore(config.store, { roles: ['query'] })
   const registry = new ProbeRegistry(store)
   const url = `http://127.0.0.1:${collector.port}`
   return {
@@ -86,7 +86,7 @@ export async function startTestCollector(overrides: Record<string, unknown> = {}
 
 /** Runs one query on a store no process holds (a stopped `collector serve`'s). */
 export async function queryStore<T = Record<string, unknown>>(storeUrl: string, sql: string, params?: Record<string, unknown>): Promise<T[]> {
-  const opened = await openStore(storeUrl, ['query'])
+  const opened = await openStore(storeUrl, { roles: ['query'] })
   try {
     const result = await opened.client('query').query({ query: sql, query_params: params, format: 'JSONEachRow' })
     return await result.json<T>()

@@ -93,7 +93,7 @@ export async function runDemo(topology: Topology, options: DemoOptions): Promise
 
     // Register every vantage point before the collector holds the store.
     const tokens = new Map<string, string>()
-    const opened = await openStore(store, ['registry'])
+    const opened = await openStore(store, { roles: ['registry'] })
     try {
       await migrate(opened, { retentionDays: 30 })
       const registry = new ProbeRegistry(opened)
@@ -199,7 +199,7 @@ export async function runDemo(topology: Topology, options: DemoOptions): Promise
     for (const edge of built.processes.slice(1)) edge.kill('SIGTERM')
     await Promise.all(built.processes.slice(1).map(exited))
     const byPop = edgeCounts(dir)
-    const counted = await openStore(store, ['query'])
+    const counted = await openStore(store, { roles: ['query'] })
     let stored = 0
     let distinct = 0
     try {

@@ -13,6 +13,8 @@ describe('the wire record validator', () => {
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
     ['an id that is not a UUIDv7', { id: 'abc' }, /^id: must be a UUIDv7/],
     ['a timestamp without milliseconds', { ts: '2026-11-22T17:54:32Z' }, /^ts:/],
+    ['a day the month does not have', { ts: '2026-02-30T12:00:00.000Z' }, /^ts: must be a real date/],
+    ['the hour 24', { ts: '2026-11-22T24:00:00.000Z' }, /^ts: must be a real date/],
     ['a negative phase', { connect_ms: -1 }, /^connect_ms:/],
     ['a phase given as a string', { ttfb_ms: '20' }, /^ttfb_ms:/],
     ['an unknown error code', { error: 'OOPS' }, /^error:/],

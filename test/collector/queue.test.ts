@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { IngestQueue, type QueueOptions } from '../../collector/ingest/queue.ts'
+import type { RowBatch } from '../../collector/ingest/rows.ts'
+import type { WriteResult } from '../../collector/ingest/writer.ts'
+
+/** A batch of `rows` made-up ids from one probe; only ids and firstAttempt matter to the queue. */
+function batch(name: string, rows: number, firstAttempt = true): RowBatch {
+  const ids = Array.from({ length: rows }, (_, i) => `${name}-${i}`)
+  return { rows: Buffer.from(ids.map((id) => `${id}\n`).join('')), ids, probe: 'p', targets: ['t'], from: '', to: '', firstAttempt }
+}
+
+/**
+ * A store whose inserts end only when the test says so, recording what each
+ * one held. Once released (after the test, pass or fail), every insert ends,
+ * so a failed test cannot leave the queue waiting for ever.
+ */
+function heldStore(t: TestContext) {
+  const writes: Array<{ names: string[]; finish(): void }> = []
+  let released = false
+  const write: QueueOptions['write'] = (batches) =>
+    new Promise<WriteResult>((resolve) => {
+      const names = batches.map((b) => b.ids[0]?.split('-')[0] ?? '')
+      const finish = () => resolve({ stored: batches.map((b) => b.ids.length), written: 0 })
+      writes.push({ names, finish })
+      if (released) finish()
+    })
+  t.after(() => {
+    released = true
+    for (const held of writes) held.finish()
+  })
+  return { writes, write }
+}
+
+/** Lets the queue's timers and promise callbacks run. */
+const settle = () => sleep(20)
+
+describe('the ingest queue writes side by side, and never at the cost of a retry', () => {
+  it('runs two full inserts at once when it has two writers', async (t) => {
+    const store = heldStore(t)
+    const queue = new IngestQueue({ maxRows: 100, batchRows: 2, batchMs: 10_000, writers: 2, write: store.write })
+    const first = queue.submit(batch('a', 2))
+    const second = queue.submit(batch('b', 2))
+    const third = queue.submit(batch('c', 2))
+    await settle()
+    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']], 'a third insert waits for a writer')
+    store.writes[0]?.finish()
+    assert.deepEqual(await first, { stored: 2, duplicates: 0 })
+    await settle()
+    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b'], ['c']])
+    store.writes[1]?.finish()
+    store.writes[2]?.finish()
+    await Promise.all([second, third])
+  })
+
+  it('holds a resent batch until every insert begun before it has ended, so its lookup sees them', async (t) => {
+    const store = heldStore(t)
+    const queue = new IngestQueue({ maxRows: 100, batchRows: 2, batchMs: 10_000, writers: 2, write: store.write })
+    const original = queue.submit(batch('a', 2))
+    await settle()
+    const resent = queue.submit(batch('a', 2, false))
+    const fresh = queue.submit(batch('f', 2))
+    await settle()
+    assert.deepEqual(store.writes.map((w) => w.names), [['a']], 'neither the resent batch nor what queued behind it starts')
+    store.writes[0]?.finish()
+    await original
+    await settle()
+    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['a'], ['f']], 'the resent batch goes once the original is committed')
+    store.writes[1]?.finish()
+    store.writes[2]?.finish()
+    await Promise.all([resent, fresh])
+  })
+
+  it('writes a partial batch at once when idle, beside a running insert only when it is due', async (t) => {
+    const store = heldStore(t)
+    const queue = new IngestQueue({ maxRows: 100, batchRows: 10, batchMs: 150, writers: 2, write: store.write })
+    const lone = queue.submit(batch('a', 1))
+    await settle()
+    // Nothing was running: a single row does not wait for company.
+    assert.deepEqual(store.writes.map((w) => w.names), [['a']])
+    const late = queue.submit(batch('b', 1))
+    await settle()
+    assert.equal(store.writes.length, 1, 'a second insert for one row is not worth it before the row is due')
+    await sleep(200)
+    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']])
+    for (const write of store.writes) write.finish()
+    await Promise.all([lone, late])
+  })
+
+  it('drains everything accepted before shutting down', async () => {
+    const written: string[] = []
+    const queue = new IngestQueue({
+      maxRows: 100,
+      batchRows: 3,
+      batchMs: 10_000,
+      writers: 2,
+      write: async (batches) => {
+        await sleep(10)
+        written.push(...batches.flatMap((b) => b.ids))
+        return { stored: batches.map((b) => b.ids.length), written: 0 }
+      },
+    })
+    const accepted = [queue.submit(batch('a', 2)), queue.submit(batch('b', 2, false)), queue.submit(batch('c', 1))]
+    await queue.drain()
+    await Promise.all(accepted)
+    assert.deepEqual(written.sort(), ['a-0', 'a-1', 'b-0', 'b-1', 'c-0'])
+    await assert.rejects(queue.submit(batch('d', 1)), { code: 'QUEUE_CLOSED' })
+  })
+})
