@@ -2,7 +2,8 @@
  * Splits an NDJSON batch into valid records and rejected lines. One bad line
  * never costs the good ones: each is judged alone and reported by number.
  */
-import { validateMeasurement, type Measurement } from '../../probe/record.ts'
+import type { Measurement } from '../../probe/record.ts'
+import type { RecordValidator } from './record-check.ts'
 
 export interface RejectedLine {
   /** 1-based, as an editor shows it. */
@@ -14,6 +15,8 @@ export interface ParseOptions {
   maxLineBytes: number
   /** The probe the token belongs to: a probe cannot write as another. */
   probe: string
+  /** The wire record's validator, compiled once (record-check.ts). */
+  validate: RecordValidator
   /** The times the store keeps, as epoch ms; a record outside them is refused rather than accepted and lost (see `storedTimes`). */
   times: StoredTimes
 }
@@ -54,7 +57,7 @@ function judgeLine(bytes: Buffer, options: ParseOptions): Measurement | string {
   } catch (error) {
     return `not JSON: ${(error as Error).message}`
   }
-  const result = validateMeasurement(value)
+  const result = options.validate(value)
   if (!result.ok) return result.reason
   const { record } = result
   if (record.probe !== options.probe) {

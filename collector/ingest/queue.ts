@@ -97,36 +97,44 @@ export class IngestQueue {
     return this.options.writers ?? 1
   }
 
+  /** After a submit: a full batch may go now; anything less waits for the timer or a running insert's end. */
   private schedule(): void {
     this.startWrites(false)
-    if (this.waiting.length > 0 && !this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null
-        this.startWrites(true)
-        this.schedule()
-      }, this.options.batchMs)
-    }
+    this.armTimer()
+  }
+
+  private armTimer(): void {
+    if (this.waiting.length === 0 || this.timer) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.startWrites(true)
+      this.armTimer()
+    }, this.options.batchMs)
   }
 
   /**
-   * Starts inserts while a writer is free and the head of the queue may go:
-   * a full batch always; a partial one when nothing is being written (group
-   * commit: what arrived during a write has waited long enough) or when
-   * `due` (the oldest row has waited batchMs).
+   * Starts inserts while a writer is free and the head of the queue may go.
+   * A full batch always may. A partial one (`partialOk`: its rows are due, or
+   * an insert just ended and what arrived meanwhile has waited long enough)
+   * only when nothing is being written: beside a running insert it would be
+   * small, and an insert of 10k rows costs the engine twice as much per row
+   * as one of 25k or more.
    */
-  private startWrites(due: boolean): void {
+  private startWrites(partialOk: boolean): void {
     while (this.waiting.length > 0 && this.writing.size < this.writers) {
       const head = this.waiting[0] as Pending
       // A resent batch must see every insert begun before it in its stored-id lookup.
       if (!head.batch.firstAttempt && this.writing.size > 0) break
-      if (this.waitingRows < this.options.batchRows && !due && this.writing.size > 0) break
+      if (this.waitingRows < this.options.batchRows && !(partialOk && this.writing.size === 0)) break
       const taken = this.takeWrite()
       const rows = taken.reduce((sum, pending) => sum + pending.batch.ids.length, 0)
       this.writingRows += rows
       const write: Promise<void> = this.commit(taken).finally(() => {
         this.writing.delete(write)
         this.writingRows -= rows
-        this.schedule()
+        // Group commit, then a timer for anything that still waits.
+        this.startWrites(true)
+        this.armTimer()
       })
       this.writing.add(write)
     }

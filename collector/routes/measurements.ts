@@ -10,6 +10,7 @@ import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
 import { attemptHeader } from '../../probe/protocol.ts'
 import { parseBatch, storedTimes } from '../ingest/ndjson.ts'
+import { compileRecordValidator } from '../ingest/record-check.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
 import { RowBatchBuilder } from '../ingest/rows.ts'
 import { reasonClass, type CollectorMetrics } from '../metrics.ts'
@@ -30,6 +31,7 @@ const maxRejectedListed = 100
 export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Variables: ProbeVariables }> {
   const { queue, metrics, logger } = options
   const app = new Hono<{ Variables: ProbeVariables }>()
+  const validate = compileRecordValidator()
 
   app.post('/', async (c) => {
     const probe = c.get('probe')
@@ -42,7 +44,9 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     }
 
     const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length })
-    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, times: storedTimes(options.retentionDays) }, (record) => rows.add(record))
+    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, validate, times: storedTimes(options.retentionDays) }, (record) =>
+      rows.add(record),
+    )
     for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
     if (rejected.length > 0) {
       logger.warn({ probe: probe.probe, rejected: rejected.length, first: rejected[0] }, 'rejected lines in batch')

@@ -72,20 +72,23 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     await Promise.all([resent, fresh])
   })
 
-  it('writes a partial batch at once when idle, beside a running insert only when it is due', async (t) => {
+  it('lets a partial batch wait for company: for the timer when idle, for the running insert beside one', async (t) => {
     const store = heldStore(t)
     const queue = new IngestQueue({ maxRows: 100, batchRows: 10, batchMs: 150, writers: 2, write: store.write })
     const lone = queue.submit(batch('a', 1))
     await settle()
-    // Nothing was running: a single row does not wait for company.
-    assert.deepEqual(store.writes.map((w) => w.names), [['a']])
-    const late = queue.submit(batch('b', 1))
-    await settle()
-    assert.equal(store.writes.length, 1, 'a second insert for one row is not worth it before the row is due')
+    assert.equal(store.writes.length, 0, 'one row waits for more to arrive')
     await sleep(200)
-    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']])
-    for (const write of store.writes) write.finish()
-    await Promise.all([lone, late])
+    assert.deepEqual(store.writes.map((w) => w.names), [['a']], 'until it is due')
+    const late = queue.submit(batch('b', 1))
+    await sleep(250)
+    assert.equal(store.writes.length, 1, 'beside a running insert, a second one for one row is not worth it, even when due')
+    store.writes[0]?.finish()
+    await lone
+    await settle()
+    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']], 'it goes when the running insert ends')
+    store.writes[1]?.finish()
+    await late
   })
 
   it('drains everything accepted before shutting down', async () => {
