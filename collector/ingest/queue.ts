@@ -18,7 +18,7 @@ export interface QueueOptions {
   maxRows: number
   /** Write as soon as this many rows wait… */
   batchRows: number
-  /** …or when the oldest waiting row has waited this long, or no insert is running. */
+  /** …or, while no insert runs, once the oldest waiting row has waited this long (and at once when an insert ends: group commit). */
   batchMs: number
   /** Inserts running at once; 1 when left out. */
   writers?: number

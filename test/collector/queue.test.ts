@@ -30,7 +30,9 @@ function heldStore(t: TestContext) {
     released = true
     for (const held of writes) held.finish()
   })
-  return { writes, write }
+  /** What each insert begun so far held, by batch name. */
+  const started = () => writes.map((w) => w.names)
+  return { writes, write, started }
 }
 
 /** Lets the queue's timers and promise callbacks run. */
@@ -44,11 +46,11 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     const second = queue.submit(batch('b', 2))
     const third = queue.submit(batch('c', 2))
     await settle()
-    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']], 'a third insert waits for a writer')
+    assert.deepEqual(store.started(), [['a'], ['b']], 'a third insert waits for a writer')
     store.writes[0]?.finish()
     assert.deepEqual(await first, { stored: 2, duplicates: 0 })
     await settle()
-    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b'], ['c']])
+    assert.deepEqual(store.started(), [['a'], ['b'], ['c']])
     store.writes[1]?.finish()
     store.writes[2]?.finish()
     await Promise.all([second, third])
@@ -62,11 +64,11 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     const resent = queue.submit(batch('a', 2, false))
     const fresh = queue.submit(batch('f', 2))
     await settle()
-    assert.deepEqual(store.writes.map((w) => w.names), [['a']], 'neither the resent batch nor what queued behind it starts')
+    assert.deepEqual(store.started(), [['a']], 'neither the resent batch nor what queued behind it starts')
     store.writes[0]?.finish()
     await original
     await settle()
-    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['a'], ['f']], 'the resent batch goes once the original is committed')
+    assert.deepEqual(store.started(), [['a'], ['a'], ['f']], 'the resent batch goes once the original is committed')
     store.writes[1]?.finish()
     store.writes[2]?.finish()
     await Promise.all([resent, fresh])
@@ -79,14 +81,14 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     await settle()
     assert.equal(store.writes.length, 0, 'one row waits for more to arrive')
     await sleep(200)
-    assert.deepEqual(store.writes.map((w) => w.names), [['a']], 'until it is due')
+    assert.deepEqual(store.started(), [['a']], 'until it is due')
     const late = queue.submit(batch('b', 1))
     await sleep(250)
     assert.equal(store.writes.length, 1, 'beside a running insert, a second one for one row is not worth it, even when due')
     store.writes[0]?.finish()
     await lone
     await settle()
-    assert.deepEqual(store.writes.map((w) => w.names), [['a'], ['b']], 'it goes when the running insert ends')
+    assert.deepEqual(store.started(), [['a'], ['b']], 'it goes when the running insert ends')
     store.writes[1]?.finish()
     await late
   })
