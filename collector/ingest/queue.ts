@@ -122,14 +122,11 @@ export class IngestQueue {
    */
   private startWrites(partialOk: boolean): void {
     while (this.waiting.length > 0 && this.writing.size < this.writers) {
-      const head = this.waiting[0] as Pending
-      // A resent batch must see every insert begun before it in its stored-id lookup.
-      if (!head.batch.firstAttempt && this.writing.size > 0) break
       if (this.waitingRows < this.options.batchRows && !(partialOk && this.writing.size === 0)) break
-      const taken = this.takeWrite()
-      const rows = taken.reduce((sum, pending) => sum + pending.batch.ids.length, 0)
+      const { taken, rows } = this.takeWrite()
+      if (taken.length === 0) break // a resent batch heads the queue and must wait
       this.writingRows += rows
-      const write: Promise<void> = this.commit(taken).finally(() => {
+      const write: Promise<void> = this.commit(taken, rows).finally(() => {
         this.writing.delete(write)
         this.writingRows -= rows
         // Group commit, then a timer for anything that still waits.
@@ -145,10 +142,11 @@ export class IngestQueue {
   }
 
   /**
-   * Up to batchRows from the head. A write that begins with first attempts
-   * stops before the first resent batch, which must wait for it (see above).
+   * Up to batchRows from the head. A resent batch must see every insert begun
+   * before it in its stored-id lookup, so while any insert runs the write
+   * stops before the first one (and is empty when one heads the queue).
    */
-  private takeWrite(): Pending[] {
+  private takeWrite(): { taken: Pending[]; rows: number } {
     const taken: Pending[] = []
     let rows = 0
     const resentAllowed = this.writing.size === 0
@@ -160,11 +158,10 @@ export class IngestQueue {
       rows += next.batch.ids.length
     }
     this.waitingRows -= rows
-    return taken
+    return { taken, rows }
   }
 
-  private async commit(taken: Pending[]): Promise<void> {
-    const rows = taken.reduce((sum, pending) => sum + pending.batch.ids.length, 0)
+  private async commit(taken: Pending[], rows: number): Promise<void> {
     const started = process.hrtime.bigint()
     let result: WriteResult | null = null
     let failure: unknown = null
