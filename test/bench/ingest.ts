@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
+import pLimit from 'p-limit'
 import { Pool } from 'undici'
 import { rowColumns, toTsv } from '../../collector/ingest/tsv.ts'
 import { openStore } from '../../collector/store/client.ts'
@@ -133,16 +134,9 @@ async function rawInsert(rows: Measurement[], writers: number): Promise<number> 
     await migrate(store, { retentionDays: 400 })
     const inserts: Buffer[] = []
     for (let i = 0; i < rows.length; i += 50_000) inserts.push(Buffer.from(rows.slice(i, i + 50_000).map((record) => toTsv([record], metadataOf(record.probe))).join('')))
+    const limit = pLimit(writers)
     const began = performance.now()
-    let next = 0
-    await Promise.all(
-      Array.from({ length: writers }, async () => {
-        while (next < inserts.length) {
-          const data = inserts[next++] as Buffer
-          await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data })
-        }
-      }),
-    )
+    await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
     return performance.now() - began
   } finally {
     await store.close()

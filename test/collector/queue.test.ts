@@ -26,13 +26,22 @@ function heldStore(t: TestContext) {
       writes.push({ names, finish })
       if (released) finish()
     })
+  /** Ends every insert begun so far. */
+  const finishAll = () => {
+    for (const held of writes) held.finish()
+  }
   t.after(() => {
     released = true
-    for (const held of writes) held.finish()
+    finishAll()
   })
   /** What each insert begun so far held, by batch name. */
   const started = () => writes.map((w) => w.names)
-  return { writes, write, started }
+  return { writes, write, started, finishAll }
+}
+
+/** A queue with two writers over the held store; the timer is long unless the test is about it. */
+function twoWriterQueue(store: { write: QueueOptions['write'] }, batchRows: number, batchMs = 10_000): IngestQueue {
+  return new IngestQueue({ maxRows: 100, batchRows, batchMs, writers: 2, write: store.write })
 }
 
 /** Lets the queue's timers and promise callbacks run. */
@@ -41,7 +50,7 @@ const settle = () => sleep(20)
 describe('the ingest queue writes side by side, and never at the cost of a retry', () => {
   it('runs two full inserts at once when it has two writers', async (t) => {
     const store = heldStore(t)
-    const queue = new IngestQueue({ maxRows: 100, batchRows: 2, batchMs: 10_000, writers: 2, write: store.write })
+    const queue = twoWriterQueue(store, 2)
     const first = queue.submit(batch('a', 2))
     const second = queue.submit(batch('b', 2))
     const third = queue.submit(batch('c', 2))
@@ -51,14 +60,13 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     assert.deepEqual(await first, { stored: 2, duplicates: 0 })
     await settle()
     assert.deepEqual(store.started(), [['a'], ['b'], ['c']])
-    store.writes[1]?.finish()
-    store.writes[2]?.finish()
+    store.finishAll()
     await Promise.all([second, third])
   })
 
   it('holds a resent batch until every insert begun before it has ended, so its lookup sees them', async (t) => {
     const store = heldStore(t)
-    const queue = new IngestQueue({ maxRows: 100, batchRows: 2, batchMs: 10_000, writers: 2, write: store.write })
+    const queue = twoWriterQueue(store, 2)
     const original = queue.submit(batch('a', 2))
     await settle()
     const resent = queue.submit(batch('a', 2, false))
@@ -69,14 +77,13 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     await original
     await settle()
     assert.deepEqual(store.started(), [['a'], ['a'], ['f']], 'the resent batch goes once the original is committed')
-    store.writes[1]?.finish()
-    store.writes[2]?.finish()
+    store.finishAll()
     await Promise.all([resent, fresh])
   })
 
   it('lets a partial batch wait for company: for the timer when idle, for the running insert beside one', async (t) => {
     const store = heldStore(t)
-    const queue = new IngestQueue({ maxRows: 100, batchRows: 10, batchMs: 150, writers: 2, write: store.write })
+    const queue = twoWriterQueue(store, 10, 150)
     const lone = queue.submit(batch('a', 1))
     await settle()
     assert.equal(store.writes.length, 0, 'one row waits for more to arrive')
