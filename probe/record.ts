@@ -35,18 +35,33 @@ const uuidV7 = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-
 // ms precision, UTC: exactly what Date#toISOString() writes.
 const isoUtcMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
+/** The number written in `count` digits at `at` (the pattern has made sure they are digits). */
+function digitsAt(value: string, at: number, count: number): number {
+  let number = 0
+  for (let i = at; i < at + count; i++) number = number * 10 + value.charCodeAt(i) - 48
+  return number
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+}
+
 /**
- * A calendar date and a clock time that exist (given the format's pattern).
- * Date.parse rolls 30 February over into March and takes 24:00 as the next
- * day, so the day and the hour it lands on must be the ones written. Read
- * back field by field: comparing with toISOString() cost three times as much,
- * on every record the collector takes.
+ * A calendar date and a clock time that exist (given the format's pattern):
+ * no 30 February, no hour 24, no second 60. Date.parse would roll the first
+ * two over into the next day, and ClickHouse refuses them, failing a whole
+ * insert. Read from the digits: Date.parse and reading the result back cost
+ * ten times as much, on every record the collector takes.
  */
 function isRealInstant(value: string): boolean {
-  const ms = Date.parse(value)
-  if (Number.isNaN(ms)) return false
-  const at = new Date(ms)
-  return at.getUTCDate() === Number(value.slice(8, 10)) && at.getUTCHours() === Number(value.slice(11, 13))
+  const month = digitsAt(value, 5, 2)
+  const day = digitsAt(value, 8, 2)
+  return (
+    month >= 1 && month <= 12 &&
+    day >= 1 && day <= daysInMonth(digitsAt(value, 0, 4), month) &&
+    digitsAt(value, 11, 2) < 24 && digitsAt(value, 14, 2) < 60 && digitsAt(value, 17, 2) < 60
+  )
 }
 
 /** A phase duration: non-negative, bounded to a day so a clock bug cannot store nonsense. */

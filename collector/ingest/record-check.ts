@@ -55,13 +55,15 @@ export function compileRecordValidator(): RecordValidator {
   const jsonSchema = toJsonSchema(measurementSchema, { errorMode: 'throw', ignoreActions: ['check'] })
   const compiled = new Ajv({ unicode: false, unicodeRegExp: false, logger: quietAboutUnicode }).compile(jsonSchema)
   const checks = fieldChecks(measurementSchema.entries as unknown as Record<string, AnySchema>)
-  return function validateRecord(value) {
-    if (compiled(value)) {
-      const record = value as Record<string, unknown>
-      if (checks.every(({ key, requirement }) => record[key] === null || requirement(record[key]))) {
-        return { ok: true, record: value as Measurement }
-      }
+  const passesChecks = (record: Record<string, unknown>): boolean => {
+    for (const { key, requirement } of checks) {
+      const field = record[key]
+      if (field !== null && !requirement(field)) return false
     }
+    return true
+  }
+  return function validateRecord(value) {
+    if (compiled(value) && passesChecks(value as Record<string, unknown>)) return { ok: true, record: value as Measurement }
     return validateMeasurement(value)
   }
 }

@@ -20,12 +20,25 @@ const special = /[\\\t\n\r\0]/
 const specials = /[\\\t\n\r\0]/g
 const escapes: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
 
-/** One field: `\N` for NULL, strings escaped so no value can end a field or a row early. */
+/** A string escaped so that no value can end a field or a row early. */
+const escaped = (value: string): string => (special.test(value) ? value.replace(specials, (char) => escapes[char] as string) : value)
+
+/** Any field (the probe's metadata): `\N` for NULL. */
 function field(value: unknown): string {
   if (value === null || value === undefined) return '\\N'
-  if (typeof value === 'string') return special.test(value) ? value.replace(specials, (char) => escapes[char] as string) : value
-  return String(value)
+  return typeof value === 'string' ? escaped(value) : String(value)
 }
+
+/** Free text (url, address, pop_raw): any character may need escaping. */
+const text = (value: string | null): string => (value === null ? '\\N' : escaped(value))
+
+/** A name (probe, target): the schema refuses control characters, so only a backslash needs escaping. */
+const name = (value: string): string => (value.includes('\\') ? value.replaceAll('\\', '\\\\') : value)
+
+/** A value the schema limits to characters TabSeparated takes as they are (PoP code, error code), or NULL. */
+const plain = (value: string | null): string => (value === null ? '\\N' : value)
+
+const number = (value: number | null): string => (value === null ? '\\N' : `${value}`)
 
 /**
  * The probe's metadata as the end of every one of its rows, encoded once per
@@ -38,14 +51,18 @@ export function metadataTail(metadata: ProbeMetadata): string {
 }
 
 /**
- * One record as a row, ending in `tail` (its probe's metadata). Written from
- * the record and the metadata directly: building a merged object per row
- * first cost more than the encoding itself (allocation and garbage collection).
+ * One validated record as a row, ending in `tail` (its probe's metadata), in
+ * `recordColumns` order. Written out field by field, each escaped only as far
+ * as the schema leaves room for (the id, time and kind need nothing): a loop
+ * over the column names read the record by computed key and escaped every
+ * field alike, and cost a microsecond more per row at full ingest.
  */
 export function tsvRow(record: Measurement, tail: string): string {
-  let out = field(record[recordColumns[0]])
-  for (let i = 1; i < recordColumns.length; i++) out += `\t${field(record[recordColumns[i] as keyof Measurement])}`
-  return out + tail
+  return (
+    `${record.id}\t${record.ts}\t${name(record.probe)}\t${name(record.target)}\t${record.kind}\t${text(record.url)}\t${text(record.address)}\t` +
+    `${plain(record.pop)}\t${text(record.pop_raw)}\t${number(record.status)}\t${plain(record.error)}\t` +
+    `${number(record.dns_ms)}\t${number(record.connect_ms)}\t${number(record.tls_ms)}\t${number(record.ttfb_ms)}\t${number(record.total_ms)}\t${number(record.server_ms)}${tail}`
+  )
 }
 
 /** One probe's records with its metadata, as rows. */

@@ -50,6 +50,28 @@ describe('a probe streams measurements to the collector', () => {
     })
   })
 
+  it('stores every field of a record as it was sent, and NULL where it was null (url and address: empty)', async () => {
+    const token = await collector.addProbe('fields-1')
+    const full = makeRecord({
+      probe: 'fields-1', target: 'svc\\edge', kind: 'http', url: 'https://a.example/p?q=1', address: '2001:db8::1', pop: 'fra', pop_raw: 'fra-1 \\ edge',
+      status: 503, error: 'HTTP_5XX', dns_ms: 1.25, connect_ms: 2.5, tls_ms: 3.75, ttfb_ms: 4.125, total_ms: 5.0625, server_ms: 0.5,
+    })
+    const sparse = makeRecord({
+      probe: 'fields-1', kind: 'tcp', url: null, address: null, pop: null, pop_raw: null, status: null, error: 'TIMEOUT',
+      dns_ms: null, connect_ms: null, tls_ms: null, ttfb_ms: null, total_ms: null, server_ms: null,
+    })
+    assert.equal((await collector.post(token, ndjson([full, sparse]))).status, 200)
+    const rows = await collector.rows<Record<string, unknown>>(
+      `SELECT toString(id) AS id, toUnixTimestamp64Milli(ts) AS ts, probe, target, kind, url, address, pop, pop_raw, status, error,
+        dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, server_ms
+      FROM catchment.measurements WHERE probe = 'fields-1' ORDER BY kind`,
+    )
+    assert.deepEqual(
+      rows.map((row) => ({ ...row, ts: new Date(Number(row.ts)).toISOString() })),
+      [full, { ...sparse, url: '', address: '' }],
+    )
+  })
+
   it('stores text exactly, whatever characters it holds', async () => {
     const awkward = 'tab\there, newline\nthere, CR\r, backslash \\ and a literal \\N, NUL \0, "quotes", ünïcode ⟨⟩'
     const token = await collector.addProbe('text-1', { isp: `ISP \\N ${awkward}`, city: '\\' })

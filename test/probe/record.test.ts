@@ -15,6 +15,10 @@ describe('the wire record validator', () => {
     ['a timestamp without milliseconds', { ts: '2026-11-22T17:54:32Z' }, /^ts:/],
     ['a day the month does not have', { ts: '2026-02-30T12:00:00.000Z' }, /^ts: must be a real date/],
     ['the hour 24', { ts: '2026-11-22T24:00:00.000Z' }, /^ts: must be a real date/],
+    ['31 April', { ts: '2026-04-31T12:00:00.000Z' }, /^ts: must be a real date/],
+    ['29 February of a year that is not a leap year', { ts: '2100-02-29T12:00:00.000Z' }, /^ts: must be a real date/],
+    ['the month 13', { ts: '2026-13-01T12:00:00.000Z' }, /^ts: must be a real date/],
+    ['the second 60', { ts: '2026-12-31T23:59:60.000Z' }, /^ts: must be a real date/],
     ['a negative phase', { connect_ms: -1 }, /^connect_ms:/],
     ['a phase given as a string', { ttfb_ms: '20' }, /^ttfb_ms:/],
     ['an unknown error code', { error: 'OOPS' }, /^error:/],
@@ -30,6 +34,12 @@ describe('the wire record validator', () => {
       assert.match((result as { reason: string }).reason, reason)
     })
   }
+
+  it('accepts 29 February of a leap year, and the last millisecond of a year', () => {
+    for (const ts of ['2028-02-29T12:00:00.000Z', '2000-02-29T00:00:00.000Z', '2026-12-31T23:59:59.999Z']) {
+      assert.equal(validateMeasurement({ ...validRecord, ts }).ok, true, ts)
+    }
+  })
 
   it('rejects a record with a missing field', () => {
     const { connect_ms: _omitted, ...rest } = validRecord
