@@ -1,5 +1,5 @@
 /** Reads a process's CPU time and resident memory from /proc (Linux), as `ps` and `top` do. */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 
 /** Kernel clock ticks per second (USER_HZ): 100 on every Linux ABI Node supports. */
@@ -17,12 +17,15 @@ export interface ProcSample {
   fileBytes: number
 }
 
-export function sampleProcess(pid: number): ProcSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** User and system ticks from a /proc `stat` line. */
+function statTicks(stat: string): { utime: number; stime: number } {
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
+  return { utime: Number(fields[11]), stime: Number(fields[12]) }
+}
+
+export function sampleProcess(pid: number): ProcSample {
+  const { utime, stime } = statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kilobytes = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0)
   return {
@@ -34,6 +37,27 @@ export function sampleProcess(pid: number): ProcSample {
     anonBytes: kilobytes('RssAnon') * 1024,
     fileBytes: kilobytes('RssFile') * 1024,
   }
+}
+
+/**
+ * CPU seconds of the threads Node runs in a process: the main thread, V8's
+ * helpers and libuv's pool keep the name `node`; in the collector the rest
+ * are chDB's (insert pipelines, merges), whose share is the process's total
+ * less this. Threads that come and go (chDB's pools) are counted that way,
+ * through the total; Node's own live as long as the process.
+ */
+export function nodeThreadsCpuSeconds(pid: number): number {
+  let ticks = 0
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() !== 'node') continue
+      const { utime, stime } = statTicks(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'))
+      ticks += utime + stime
+    } catch {
+      // The thread ended while the list was read.
+    }
+  }
+  return ticks / ticksPerSecond
 }
 
 export function machine(): string {
