@@ -64,11 +64,3 @@ export function tsvRow(record: Measurement, tail: string): string {
     `${number(record.dns_ms)}\t${number(record.connect_ms)}\t${number(record.tls_ms)}\t${number(record.ttfb_ms)}\t${number(record.total_ms)}\t${number(record.server_ms)}${tail}`
   )
 }
-
-/** One probe's records with its metadata, as rows. */
-export function toTsv(records: readonly Measurement[], metadata: ProbeMetadata): string {
-  const tail = metadataTail(metadata)
-  let out = ''
-  for (const record of records) out += tsvRow(record, tail)
-  return out
-}

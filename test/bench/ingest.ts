@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import pLimit from 'p-limit'
 import { Pool } from 'undici'
-import { rowColumns, toTsv } from '../../collector/ingest/tsv.ts'
+import { metadataTail, rowColumns, tsvRow } from '../../collector/ingest/tsv.ts'
 import { openStore } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { measurementsTable } from '../../collector/store/schema.ts'
@@ -139,7 +139,7 @@ async function rawInsert(rows: Measurement[], writers: number): Promise<number> 
   try {
     await migrate(store, { retentionDays: 400 })
     const inserts: Buffer[] = []
-    for (let i = 0; i < rows.length; i += insertRows) inserts.push(Buffer.from(rows.slice(i, i + insertRows).map((record) => toTsv([record], metadataOf(record.probe))).join('')))
+    for (let i = 0; i < rows.length; i += insertRows) inserts.push(Buffer.from(rows.slice(i, i + insertRows).map((record) => tsvRow(record, metadataTail(metadataOf(record.probe)))).join('')))
     const limit = pLimit(writers)
     const began = performance.now()
     await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
