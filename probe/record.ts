@@ -42,7 +42,8 @@ function digitsAt(value: string, at: number, count: number): number {
   return number
 }
 
-function daysInMonth(year: number, month: number): number {
+/** Days in a month of the Gregorian calendar (the collector's fast path reads dates too). */
+export function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }

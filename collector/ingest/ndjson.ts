@@ -3,6 +3,7 @@
  * never costs the good ones: each is judged alone and reported by number.
  */
 import type { Measurement } from '../../probe/record.ts'
+import { CanonicalLineReader } from './canonical-line.ts'
 import type { RecordValidator } from './record-check.ts'
 
 export interface RejectedLine {
@@ -72,24 +73,34 @@ function judgeLine(bytes: Buffer, options: ParseOptions): Measurement | string {
   return record
 }
 
+/** Where the valid records go: a row batch (rows.ts). */
+export interface RecordSink {
+  /** Takes a line as the probe writes it, read straight from its bytes; false leaves it to the general path. */
+  addCanonical(reader: CanonicalLineReader, line: Buffer, start: number, end: number): boolean
+  /** Takes a record the general path decoded and validated. */
+  add(record: Measurement): void
+}
+
 /**
- * Hands each valid record to `accept` as soon as its line is read, rather
- * than returning them all: the caller encodes it and lets it go, so a batch's
- * records are never all on the heap at once (see rows.ts). Returns the
- * rejected lines.
+ * Hands each valid record to `sink` as soon as its line is read, rather
+ * than returning them all: the sink encodes it and lets it go, so a batch's
+ * records are never all on the heap at once (see rows.ts). A line in the
+ * probe's own form goes by the fast path (canonical-line.ts); any other is
+ * decoded, validated and judged here. Returns the rejected lines.
  */
-export function parseBatch(body: Buffer, options: ParseOptions, accept: (record: Measurement) => void): RejectedLine[] {
+export function parseBatch(body: Buffer, options: ParseOptions, sink: RecordSink): RejectedLine[] {
   const rejected: RejectedLine[] = []
+  const reader = new CanonicalLineReader({ probe: options.probe, earliest: options.times.earliest, latest: options.times.latest })
   let start = 0
   for (let line = 1; start < body.length; line++) {
     let end = body.indexOf(newline, start)
     if (end < 0) end = body.length
     let stop = end
     if (stop > start && body[stop - 1] === 0x0d) stop-- // tolerate CRLF
-    if (stop > start) {
+    if (stop > start && !(stop - start <= options.maxLineBytes && sink.addCanonical(reader, body, start, stop))) {
       const verdict = judgeLine(body.subarray(start, stop), options)
       if (typeof verdict === 'string') rejected.push({ line, reason: verdict })
-      else accept(verdict)
+      else sink.add(verdict)
     }
     start = end + 1
   }

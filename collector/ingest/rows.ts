@@ -9,6 +9,7 @@
  */
 import type { Measurement } from '../../probe/record.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
+import type { CanonicalLineReader } from './canonical-line.ts'
 import { metadataTail, tsvRow } from './tsv.ts'
 
 export interface RowBatch {
@@ -42,6 +43,7 @@ export class RowBatchBuilder {
   private buffer: Buffer
   private length = 0
   private readonly tail: string
+  private readonly tailBytes: Buffer
   private readonly ids: string[] = []
   private readonly targets = new Set<string>()
   private probe = ''
@@ -53,6 +55,7 @@ export class RowBatchBuilder {
     private readonly options: RowBatchOptions = {},
   ) {
     this.tail = metadataTail(metadata)
+    this.tailBytes = Buffer.from(this.tail)
     this.buffer = Buffer.allocUnsafe(Math.max(4096, options.sizeHint ?? 0))
   }
 
@@ -64,14 +67,34 @@ export class RowBatchBuilder {
     const row = tsvRow(record, this.tail)
     if (this.length + row.length * maxBytesPerChar > this.buffer.length) this.grow(row.length * maxBytesPerChar)
     this.length += this.buffer.write(row, this.length)
+    this.note(record.probe, record.id, record.ts, record.target)
+  }
+
+  /**
+   * Adds the line at `line[start, end)` if `reader` takes it as the probe
+   * writes it (canonical-line.ts), its row written straight into the batch;
+   * false leaves the batch as it was, for the general path.
+   */
+  addCanonical(reader: CanonicalLineReader, line: Buffer, start: number, end: number): boolean {
+    // A row is never longer than its line: the tabs are shorter than the keys they replace.
+    const room = end - start + this.tailBytes.length
+    if (this.length + room > this.buffer.length) this.grow(room)
+    if (!reader.read(line, start, end, this.buffer, this.length, this.tailBytes)) return false
+    const { id, ts, target, rowLength } = reader.found
+    this.length += rowLength
+    this.note(reader.context.probe, id, ts, target)
+    return true
+  }
+
+  private note(probe: string, id: string, ts: string, target: string): void {
     if (this.ids.length === 0) {
-      this.probe = record.probe
-      this.from = record.ts
-      this.to = record.ts
-    } else if (record.ts < this.from) this.from = record.ts
-    else if (record.ts > this.to) this.to = record.ts
-    this.ids.push(record.id)
-    this.targets.add(record.target)
+      this.probe = probe
+      this.from = ts
+      this.to = ts
+    } else if (ts < this.from) this.from = ts
+    else if (ts > this.to) this.to = ts
+    this.ids.push(id)
+    this.targets.add(target)
   }
 
   /** The batch, in a buffer of its own size (the reserve would otherwise wait in the queue with it). */

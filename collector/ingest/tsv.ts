@@ -6,7 +6,8 @@
 import type { Measurement } from '../../probe/record.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
 
-const recordColumns = [
+/** The wire record's fields, in the order rows hold them. */
+export const recordColumns = [
   'id', 'ts', 'probe', 'target', 'kind', 'url', 'address', 'pop', 'pop_raw', 'status', 'error',
   'dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'total_ms', 'server_ms',
 ] as const satisfies ReadonlyArray<keyof Measurement>

@@ -44,9 +44,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     }
 
     const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length })
-    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, validate, times: storedTimes(options.retentionDays) }, (record) =>
-      rows.add(record),
-    )
+    const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, validate, times: storedTimes(options.retentionDays) }, rows)
     for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
     if (rejected.length > 0) {
       logger.warn({ probe: probe.probe, rejected: rejected.length, first: rejected[0] }, 'rejected lines in batch')

@@ -26,3 +26,58 @@ export const validRecord: Measurement = {
 export function makeRecord(overrides: Partial<Measurement> = {}): Measurement {
   return { ...validRecord, id: uuidv7(), ts: new Date().toISOString(), ...overrides }
 }
+
+/** Values a field might be given by a buggy or hostile sender. */
+export const oddValues: unknown[] = [
+  null,
+  undefined,
+  '',
+  'x',
+  'AMS',
+  'ams',
+  'a\nb',
+  'tab\there',
+  'del\x7f',
+  'next-line\x85',
+  'ünïcode ⟨⟩',
+  // 129 characters that JavaScript counts as 258: over a 128 limit for valibot, under it for code points.
+  '😀'.repeat(129),
+  '😀'.repeat(64),
+  'x'.repeat(2049),
+  'x'.repeat(65),
+  '01a20465-3838-71be-a5d7-dd7d6f7ae7ec',
+  '01A20465-3838-71BE-A5D7-DD7D6F7AE7EC',
+  '01a20465-3838-41be-a5d7-dd7d6f7ae7ec',
+  '2026-11-22T17:54:32.120Z',
+  '2026-02-30T12:00:00.000Z',
+  '2024-02-29T12:00:00.000Z',
+  '2026-11-22T24:00:00.000Z',
+  '2026-11-22T17:54:32Z',
+  'http',
+  'icmp',
+  'TIMEOUT',
+  'OOPS',
+  0,
+  -1,
+  99,
+  100,
+  200,
+  200.5,
+  999,
+  1000,
+  12.345,
+  86_400_000,
+  86_400_001,
+  true,
+  [],
+  {},
+]
+
+/** A seeded generator, so a failure can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    return state / 2 ** 31
+  }
+}
