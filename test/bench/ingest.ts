@@ -5,6 +5,14 @@
  * latency at a steady 10k measurements/s.
  *
  *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000] [--writers 2]
+ *     [--probes 50] [--targets 5] [--span 3600]
+ *
+ * The fleet's shape decides what the rollups cost: an insert's rows fold
+ * into as many rollup rows as they have distinct ⟨minute, target, probe,
+ * PoP⟩. The default, 50 probes × 5 targets over an hour, measures each pair
+ * every 0.9 s, so an insert folds about 17 to 1. A fleet of 2,000 probes × 100
+ * targets every 10 s (`--probes 2000 --targets 100 --span 50`) folds nothing
+ * within an insert.
  *
  * 1. raw: the rows (wire records with their probe's metadata, as the collector
  *    stores them) inserted straight into a fresh store with the same schema and
@@ -44,6 +52,10 @@ const { values } = parseArgs({
     writers: { type: 'string', default: '2' },
     /** The collector's `ingest.batch_rows` (rows per insert); the raw insert uses the same size. */
     'insert-rows': { type: 'string', default: '50000' },
+    /** The fleet: its probes (2 per network, 10 per metro), the targets each measures, and the seconds the records span. */
+    probes: { type: 'string', default: '50' },
+    targets: { type: 'string', default: '5' },
+    span: { type: 'string', default: '3600' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
   },
@@ -55,7 +67,9 @@ const steadyRate = Number(values['steady-rate'])
 const steadySeconds = Number(values['steady-seconds'])
 const writers = Number(values.writers)
 const insertRows = Number(values['insert-rows'])
-const probes = 50
+const probes = Number(values.probes)
+const targets = Number(values.targets)
+const spanMs = Number(values.span) * 1000
 const collectorBin = path.join(repoRoot, 'dist/collector/cli.js')
 if (!existsSync(collectorBin)) {
   console.error('dist/ is missing: run `npm run build` first')
@@ -66,9 +80,9 @@ if (!existsSync(collectorBin)) {
 const asProbeWrites = (ms: number) => Math.round(ms * 1000) / 1000
 
 /**
- * A fleet's records: 50 probes, 5 targets, 1 % failing, in time order over the
- * hour before `end`, as a live fleet produces them (each batch then covers a
- * short stretch of time, which is what the duplicate check reads).
+ * A fleet's records: every probe measuring every target, 1 % failing, in time
+ * order over the span before `end`, as a live fleet produces them (each batch
+ * then covers a short stretch of time, which is what the duplicate check reads).
  */
 function records(count: number, offset = 0, end = Date.now()): Measurement[] {
   return Array.from({ length: count }, (_, i) => {
@@ -76,8 +90,8 @@ function records(count: number, offset = 0, end = Date.now()): Measurement[] {
     const failed = n % 100 === 0
     return makeRecord({
       probe: `bench-${n % probes}`,
-      target: `svc-${Math.floor(n / probes) % 5}`,
-      ts: new Date(end - 3_600_000 + Math.floor((i * 3_600_000) / count)).toISOString(),
+      target: `svc-${Math.floor(n / probes) % targets}`,
+      ts: new Date(end - spanMs + Math.floor((i * spanMs) / count)).toISOString(),
       pop: failed ? null : ['ams', 'fra', 'lhr', 'cdg'][n % 4] as string,
       error: failed ? 'TIMEOUT' : null,
       status: failed ? null : 200,
@@ -87,10 +101,13 @@ function records(count: number, offset = 0, end = Date.now()): Measurement[] {
   })
 }
 
-/** 50 probes in 25 networks across 5 metros: the rollups see a fleet, not one place. */
+const networks = Math.max(1, Math.round(probes / 2))
+const metros = Math.max(1, Math.round(probes / 10))
+
+/** Two probes to a network, ten to a metro: the rollups see a fleet, not one place. */
 function metadataOf(probe: string): typeof defaultMetadata {
   const index = Number(probe.split('-')[1])
-  return { ...defaultMetadata, asn: 64500 + (index % 25), isp: `ISP ${index % 25}`, city: `Metro ${index % 5}` }
+  return { ...defaultMetadata, asn: 64500 + (index % networks), isp: `ISP ${index % networks}`, city: `Metro ${index % metros}` }
 }
 
 interface Batch {
@@ -301,8 +318,10 @@ async function main(): Promise<void> {
     await Promise.all(inFlight)
     latencies.sort((a, b) => a - b)
 
+    const everySeconds = (spanMs / 1000) * ((probes * targets) / total)
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
+    console.log(`  fleet: ${probes.toLocaleString('en')} probes × ${targets} targets, each pair measured every ${everySeconds.toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
     console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
     const microsPerRow = (seconds: number) => ((seconds / accepted) * 1e6).toFixed(1)
