@@ -10,7 +10,7 @@
  * The fleet's shape decides what the rollups cost: an insert's rows fold
  * into as many rollup rows as they have distinct ⟨minute, target, probe,
  * PoP⟩. The default, 50 probes × 5 targets over an hour, measures each pair
- * every 0.9 s, so an insert folds about 17 to 1. A fleet of 2,000 probes × 100
+ * every 0.9 s, so an insert's rows fold about 25 to 1 into the minute rollup. A fleet of 2,000 probes × 100
  * targets every 10 s (`--probes 2000 --targets 100 --span 50`) folds nothing
  * within an insert.
  *
