@@ -39,25 +39,37 @@ export function sampleProcess(pid: number): ProcSample {
   }
 }
 
-/**
- * CPU seconds of the threads Node runs in a process: the main thread, V8's
- * helpers and libuv's pool keep the name `node`; in the collector the rest
- * are chDB's (insert pipelines, merges), whose share is the process's total
- * less this. Threads that come and go (chDB's pools) are counted that way,
- * through the total; Node's own live as long as the process.
- */
-export function nodeThreadsCpuSeconds(pid: number): number {
-  let ticks = 0
+export interface ThreadCpu {
+  /** The thread's id; the main thread's is the process's. */
+  tid: number
+  /** Its name: `node` for Node's own threads (the main one, V8's helpers, libuv's pool), others for chDB's pools. */
+  name: string
+  cpuSeconds: number
+}
+
+/** CPU seconds of each live thread of a process, from `/proc/<pid>/task`. */
+export function threadCpuSeconds(pid: number): ThreadCpu[] {
+  const threads: ThreadCpu[] = []
   for (const task of readdirSync(`/proc/${pid}/task`)) {
     try {
-      if (readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() !== 'node') continue
+      const name = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim()
       const { utime, stime } = statTicks(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'))
-      ticks += utime + stime
+      threads.push({ tid: Number(task), name, cpuSeconds: (utime + stime) / ticksPerSecond })
     } catch {
       // The thread ended while the list was read.
     }
   }
-  return ticks / ticksPerSecond
+  return threads
+}
+
+/**
+ * CPU seconds the threads `which` picks used between two `threadCpuSeconds`
+ * readings. A thread that ended in between is not counted (its time is
+ * still in the process's total).
+ */
+export function threadCpuBetween(before: ThreadCpu[], after: ThreadCpu[], which: (thread: ThreadCpu) => boolean): number {
+  const earlier = new Map(before.map((thread) => [thread.tid, thread.cpuSeconds]))
+  return after.filter(which).reduce((sum, thread) => sum + thread.cpuSeconds - (earlier.get(thread.tid) ?? 0), 0)
 }
 
 export function machine(): string {
