@@ -7,19 +7,19 @@
  *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000] [--writers 2]
  *     [--probes 50] [--targets 5] [--span 3600]
  *
- * The fleet's shape decides what the rollups cost: an insert's rows fold
- * into as many rollup rows as they have distinct ⟨minute, target, probe,
- * PoP⟩. The default, 50 probes × 5 targets over an hour, measures each pair
- * every 0.9 s, so an insert's rows fold about 25 to 1 into the minute rollup. A fleet of 2,000 probes × 100
- * targets every 10 s (`--probes 2000 --targets 100 --span 50`) folds nothing
- * within an insert.
+ * The fleet's shape decides what the rollups cost (lib/fleet.ts). The
+ * default, 50 probes × 5 targets over an hour, measures each pair every
+ * 0.9 s, so an insert's rows fold about 25 to 1 into the minute rollup. A
+ * fleet of 2,000 probes × 100 targets every 10 s (`--probes 2000 --targets
+ * 100 --span 50`) folds nothing within an insert; test/bench/rollup-cost.ts
+ * measures what that costs.
  *
  * 1. raw: the rows (wire records with their probe's metadata, as the collector
  *    stores them) inserted straight into a fresh store with the same schema and
  *    views, 50,000 at a time as TabSeparated (the collector's own format),
  *    one insert at a time and then `writers` at a time; the faster is the bar;
  * 2. HTTP: the built `collector serve` in its own process, fed gzip NDJSON
- *    batches by 32 concurrent senders (agents), each batch from one of 50 probes;
+ *    batches by 32 concurrent senders (agents), each batch one probe's;
  * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
  *    30 s (open loop: a slow answer does not slow the sender).
  */
@@ -31,14 +31,13 @@ import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import pLimit from 'p-limit'
 import { Pool } from 'undici'
-import { metadataTail, rowColumns, tsvRow } from '../../collector/ingest/tsv.ts'
+import { rowColumns } from '../../collector/ingest/tsv.ts'
 import { openStore } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { measurementsTable } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { repoRoot } from '../helpers/cli.ts'
-import { defaultMetadata } from '../helpers/collector.ts'
-import { makeRecord } from '../helpers/records.ts'
+import { fleetInserts, fleetMetadata, fleetRecords, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
 import { machine, sampleProcess, threadCpuBetween, threadCpuSeconds } from './lib/proc.ts'
 
 const { values } = parseArgs({
@@ -67,47 +66,11 @@ const steadyRate = Number(values['steady-rate'])
 const steadySeconds = Number(values['steady-seconds'])
 const writers = Number(values.writers)
 const insertRows = Number(values['insert-rows'])
-const probes = Number(values.probes)
-const targets = Number(values.targets)
-const spanMs = Number(values.span) * 1000
+const fleet: FleetShape = { probes: Number(values.probes), targets: Number(values.targets), spanMs: Number(values.span) * 1000 }
 const collectorBin = path.join(repoRoot, 'dist/collector/cli.js')
 if (!existsSync(collectorBin)) {
   console.error('dist/ is missing: run `npm run build` first')
   process.exit(1)
-}
-
-/** A phase as the probe writes it: milliseconds rounded to the microsecond (`span` in probe/measure/http.ts). */
-const asProbeWrites = (ms: number) => Math.round(ms * 1000) / 1000
-
-/**
- * A fleet's records: every probe measuring every target, 1 % failing, in time
- * order over the span before `end`, as a live fleet produces them (each batch
- * then covers a short stretch of time, which is what the duplicate check reads).
- */
-function records(count: number, offset = 0, end = Date.now()): Measurement[] {
-  return Array.from({ length: count }, (_, i) => {
-    const n = offset + i
-    const failed = n % 100 === 0
-    return makeRecord({
-      probe: `bench-${n % probes}`,
-      target: `svc-${Math.floor(n / probes) % targets}`,
-      ts: new Date(end - spanMs + Math.floor((i * spanMs) / count)).toISOString(),
-      pop: failed ? null : ['ams', 'fra', 'lhr', 'cdg'][n % 4] as string,
-      error: failed ? 'TIMEOUT' : null,
-      status: failed ? null : 200,
-      connect_ms: failed ? null : asProbeWrites(5 + (n % 50) / 3),
-      total_ms: failed ? null : asProbeWrites(20 + (n % 90) / 3),
-    })
-  })
-}
-
-const networks = Math.max(1, Math.round(probes / 2))
-const metros = Math.max(1, Math.round(probes / 10))
-
-/** Two probes to a network, ten to a metro: the rollups see a fleet, not one place. */
-function metadataOf(probe: string): typeof defaultMetadata {
-  const index = Number(probe.split('-')[1])
-  return { ...defaultMetadata, asn: 64500 + (index % networks), isp: `ISP ${index % networks}`, city: `Metro ${index % metros}` }
 }
 
 interface Batch {
@@ -155,8 +118,7 @@ async function rawInsert(rows: Measurement[], writers: number): Promise<number> 
   const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: writers })
   try {
     await migrate(store, { retentionDays: 400 })
-    const inserts: Buffer[] = []
-    for (let i = 0; i < rows.length; i += insertRows) inserts.push(Buffer.from(rows.slice(i, i + insertRows).map((record) => tsvRow(record, metadataTail(metadataOf(record.probe)))).join('')))
+    const inserts = fleetInserts(fleet, rows, insertRows)
     const limit = pLimit(writers)
     const began = performance.now()
     await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
@@ -209,7 +171,7 @@ async function startCollector(dir: string): Promise<Collector> {
 
 async function main(): Promise<void> {
   console.error(`building ${total.toLocaleString('en')} records…`)
-  const all = records(total)
+  const all = fleetRecords(fleet, total)
 
   console.error('raw chDB insert…')
   const rawSerial = rate(total, await rawInsert(all, 1))
@@ -222,12 +184,12 @@ async function main(): Promise<void> {
   const pool = new Pool(collector.url, { connections: senders + 4, pipelining: 1 })
   try {
     const tokens = new Map<string, string>()
-    for (let p = 0; p < probes; p++) {
+    for (let p = 0; p < fleet.probes; p++) {
       const response = await pool.request({
         path: '/v1/admin/probes',
         method: 'POST',
         headers: { authorization: 'Bearer bench-admin-token-0123456789', 'content-type': 'application/json' },
-        body: JSON.stringify({ probe: `bench-${p}`, ...metadataOf(`bench-${p}`) }),
+        body: JSON.stringify({ probe: `bench-${p}`, ...fleetMetadata(fleet, `bench-${p}`) }),
       })
       const body = (await response.body.json()) as { token: string }
       tokens.set(`bench-${p}`, body.token)
@@ -299,7 +261,7 @@ async function main(): Promise<void> {
 
     // Steady load: fresh records (not duplicates), 100 per request.
     const steadyBatch = 100
-    const steadyRecords = records(steadyRate * steadySeconds, total, Date.now() + 3_600_000)
+    const steadyRecords = fleetRecords(fleet, steadyRate * steadySeconds, total, Date.now() + 3_600_000)
     const steadyBatches = agentBatches(steadyRecords, steadyBatch, tokens)
     console.error(`steady ${steadyRate.toLocaleString('en')} measurements/s for ${steadySeconds} s…`)
     const latencies: number[] = []
@@ -320,10 +282,9 @@ async function main(): Promise<void> {
     await Promise.all(inFlight)
     latencies.sort((a, b) => a - b)
 
-    const everySeconds = (spanMs / 1000) * ((probes * targets) / total)
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
-    console.log(`  fleet: ${probes.toLocaleString('en')} probes × ${targets} targets, each pair measured every ${everySeconds.toPrecision(2)} s, over ${values.span} s`)
+    console.log(`  fleet: ${fleet.probes.toLocaleString('en')} probes × ${fleet.targets} targets, each pair measured every ${secondsBetweenSamples(fleet, total).toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
     console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
     const microsPerRow = (seconds: number) => ((seconds / accepted) * 1e6).toFixed(1)

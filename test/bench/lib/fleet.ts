@@ -1,0 +1,66 @@
+/**
+ * Records shaped like a fleet's, for the ingest and rollup benchmarks. The
+ * shape decides what the rollups cost: an insert's rows fold into as many
+ * rollup rows as they have distinct ⟨minute, target, probe, PoP⟩.
+ */
+import { metadataTail, tsvRow } from '../../../collector/ingest/tsv.ts'
+import type { ProbeMetadata } from '../../../collector/store/probes.ts'
+import type { Measurement } from '../../../probe/record.ts'
+import { defaultMetadata } from '../../helpers/collector.ts'
+import { makeRecord } from '../../helpers/records.ts'
+
+export interface FleetShape {
+  /** Two to a network, ten to a metro. */
+  probes: number
+  /** Every probe measures every target. */
+  targets: number
+  /** The time the records cover, ending at `end`. */
+  spanMs: number
+}
+
+/** How often each probe measured each target, in seconds, when `count` records cover the span. */
+export const secondsBetweenSamples = (shape: FleetShape, count: number) => (shape.spanMs / 1000) * ((shape.probes * shape.targets) / count)
+
+/** A phase as the probe writes it: milliseconds rounded to the microsecond (`span` in probe/measure/http.ts). */
+const asProbeWrites = (ms: number) => Math.round(ms * 1000) / 1000
+
+/**
+ * A fleet's records: every probe measuring every target, 1 % failing, in time
+ * order over the span before `end`, as a live fleet produces them (each batch
+ * then covers a short stretch of time, which is what the duplicate check reads).
+ */
+export function fleetRecords(shape: FleetShape, count: number, offset = 0, end = Date.now()): Measurement[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = offset + i
+    const failed = n % 100 === 0
+    return makeRecord({
+      probe: `bench-${n % shape.probes}`,
+      target: `svc-${Math.floor(n / shape.probes) % shape.targets}`,
+      ts: new Date(end - shape.spanMs + Math.floor((i * shape.spanMs) / count)).toISOString(),
+      pop: failed ? null : ['ams', 'fra', 'lhr', 'cdg'][n % 4] as string,
+      error: failed ? 'TIMEOUT' : null,
+      status: failed ? null : 200,
+      connect_ms: failed ? null : asProbeWrites(5 + (n % 50) / 3),
+      total_ms: failed ? null : asProbeWrites(20 + (n % 90) / 3),
+    })
+  })
+}
+
+/** A probe's place: two probes to a network, ten to a metro, so the rollups see a fleet, not one place. */
+export function fleetMetadata(shape: FleetShape, probe: string): ProbeMetadata {
+  const networks = Math.max(1, Math.round(shape.probes / 2))
+  const metros = Math.max(1, Math.round(shape.probes / 10))
+  const index = Number(probe.split('-')[1])
+  return { ...defaultMetadata, asn: 64500 + (index % networks), isp: `ISP ${index % networks}`, city: `Metro ${index % metros}` }
+}
+
+/** The records as the collector's inserts, `rowsPerInsert` TabSeparated rows each (its own encoder). */
+export function fleetInserts(shape: FleetShape, records: readonly Measurement[], rowsPerInsert: number): Buffer[] {
+  const tails = new Map<string, string>()
+  const tailOf = (probe: string) => tails.get(probe) ?? tails.set(probe, metadataTail(fleetMetadata(shape, probe))).get(probe) as string
+  const inserts: Buffer[] = []
+  for (let i = 0; i < records.length; i += rowsPerInsert) {
+    inserts.push(Buffer.from(records.slice(i, i + rowsPerInsert).map((record) => tsvRow(record, tailOf(record.probe))).join('')))
+  }
+  return inserts
+}

@@ -1,0 +1,131 @@
+/**
+ * What the rollups cost per stored measurement at a fleet's shape, fed as
+ * now (materialized views on every insert) or folded on a schedule (each
+ * minute's rows folded into the minute rollup in one INSERT … SELECT, then
+ * each coarser tier from the one below): the evidence for moving them off
+ * the insert path (README, "Collector ingest").
+ *
+ *   node --import tsx test/bench/rollup-cost.ts [--records 1000000] [--probes 500] [--targets 100] [--every 10]
+ *
+ * Both ways use the schema's own views' SELECTs and the collector's insert
+ * call, 50,000 rows at a time, two at a time. CPU is the process's (chDB runs
+ * in it), over the inserts, the folds and a pause for the background merges.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import pLimit from 'p-limit'
+import { rowColumns } from '../../collector/ingest/tsv.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { migrate } from '../../collector/store/migrations.ts'
+import {
+  dailyNetworkRollupView,
+  dailyRollupView,
+  dropView,
+  hourlyRollupView,
+  measurementsTable,
+  networkRollupView,
+  qualified,
+  rollupView,
+  type ViewDefinition,
+} from '../../collector/store/schema.ts'
+import { fleetInserts, fleetRecords, type FleetShape } from './lib/fleet.ts'
+import { machine } from './lib/proc.ts'
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    probes: { type: 'string', default: '500' },
+    targets: { type: 'string', default: '100' },
+    /** Seconds between two samples of one target by one probe. */
+    every: { type: 'string', default: '10' },
+    /** Seconds to let the background merges run after the last write. */
+    settle: { type: 'string', default: '8' },
+  },
+})
+const total = Number(values.records)
+const probes = Number(values.probes)
+const targets = Number(values.targets)
+const fleet: FleetShape = { probes, targets, spanMs: (total / (probes * targets)) * Number(values.every) * 1000 }
+const minuteMs = 60_000
+
+/** Every rollup view, finest first: the minute view reads the raw table, each other one a finer rollup. */
+const views: ViewDefinition[] = [rollupView, hourlyRollupView, networkRollupView, dailyRollupView, dailyNetworkRollupView]
+
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1e6
+}
+
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-rollups-'))
+  const store = await openStore(`chdb://${dir}`, { roles: ['ingest'], ingestSessions: 2 })
+  try {
+    await migrate(store, { retentionDays: 400 })
+    return await work(store)
+  } finally {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function insertAll(store: Store, inserts: Buffer[]): Promise<void> {
+  const limit = pLimit(2)
+  await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
+}
+
+interface Cost {
+  insertSeconds: number
+  foldSeconds: number
+  settleSeconds: number
+  /** Samples the coarsest tier counts: every record, once, whichever way it was fed. */
+  samplesInDayTier: number
+}
+
+async function measure(inserts: Buffer[], end: number, folded: boolean): Promise<Cost> {
+  return withStore(async (store) => {
+    const run = (query: string) => store.client('ingest').command({ query, clickhouse_settings: { optimize_on_insert: 0 } })
+    if (folded) for (const view of [...views].reverse()) await run(dropView({ database: store.database, retentionDays: 400 }, view))
+    let mark = cpuSeconds()
+    await insertAll(store, inserts)
+    const insertSeconds = cpuSeconds() - mark
+    mark = cpuSeconds()
+    if (folded) {
+      const raw = qualified(store, measurementsTable.name)
+      for (let minute = end - Math.ceil(fleet.spanMs / minuteMs) * minuteMs; minute < end; minute += minuteMs) {
+        const where = `WHERE ts >= fromUnixTimestamp64Milli(${minute}) AND ts < fromUnixTimestamp64Milli(${minute + minuteMs})`
+        await run(`INSERT INTO ${qualified(store, rollupView.to)} ${rollupView.select(`${raw} ${where}`)}`)
+      }
+      for (const view of views.slice(1)) await run(`INSERT INTO ${qualified(store, view.to)} ${view.select(qualified(store, view.from))}`)
+    }
+    const foldSeconds = cpuSeconds() - mark
+    mark = cpuSeconds()
+    await new Promise((resolve) => setTimeout(resolve, Number(values.settle) * 1000))
+    const settleSeconds = cpuSeconds() - mark
+    const result = await store.client('ingest').query({ query: `SELECT sum(samples) AS samples FROM ${qualified(store, dailyNetworkRollupView.to)}`, format: 'JSONEachRow' })
+    const [row] = await result.json<{ samples: string }>()
+    return { insertSeconds, foldSeconds, settleSeconds, samplesInDayTier: Number(row?.samples ?? 0) }
+  })
+}
+
+const micros = (seconds: number) => `${((seconds / total) * 1e6).toFixed(1)} µs`
+
+async function main(): Promise<void> {
+  // Whole minutes, so that the folds' windows line up with the data.
+  const end = Math.floor(Date.now() / minuteMs) * minuteMs
+  const inserts = fleetInserts(fleet, fleetRecords(fleet, total, 0, end), 50_000)
+  console.log(`Rollup cost per stored measurement, ${total.toLocaleString('en')} measurements`)
+  console.log(`machine: ${machine()}`)
+  console.log(`  fleet: ${probes.toLocaleString('en')} probes × ${targets} targets, each pair every ${values.every} s, over ${(fleet.spanMs / 1000).toFixed(0)} s`)
+  for (const folded of [false, true]) {
+    const cost = await measure(inserts, end, folded)
+    const sum = cost.insertSeconds + cost.foldSeconds + cost.settleSeconds
+    const counted = cost.samplesInDayTier === total ? 'every record counted once' : `COUNTED ${cost.samplesInDayTier} of ${total}`
+    console.log(
+      `  ${folded ? 'folded each minute   ' : 'views on every insert'}: ${micros(sum)} (inserts ${micros(cost.insertSeconds)}, folds ${micros(cost.foldSeconds)}, merges after ${micros(cost.settleSeconds)}); ${counted}`,
+    )
+  }
+}
+
+await main()
