@@ -1,9 +1,11 @@
 /**
  * What the rollups cost per stored measurement at a fleet's shape, fed as
- * now (materialized views on every insert) or folded on a schedule (each
- * minute's rows folded into the minute rollup in one INSERT … SELECT, then
- * each coarser tier from the one below): the evidence for moving them off
- * the insert path (README, "Collector ingest").
+ * now (materialized views on every insert) or folded on a schedule: each
+ * minute's rows folded into the minute rollup in one INSERT … SELECT, and
+ * the coarser tiers either fed from those folds by their views (as they are
+ * fed from the minute rollup now) or folded each from the one below. The
+ * evidence for moving the rollups off the insert path (README, "Collector
+ * ingest").
  *
  *   node --import tsx test/bench/rollup-cost.ts [--records 1000000] [--probes 500] [--targets 100] [--every 10]
  *
@@ -83,10 +85,15 @@ interface Cost {
   samplesInDayTier: number
 }
 
-async function measure(inserts: Buffer[], end: number, folded: boolean): Promise<Cost> {
+/** How the rollups are fed: by every view on every insert (as now), or the minute tier folded each minute and the rest by their views, or every tier folded. */
+type Feeding = 'views' | 'minute folded' | 'all folded'
+
+async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promise<Cost> {
+  const folded = feeding !== 'views'
   return withStore(async (store) => {
     const run = (query: string) => store.client('ingest').command({ query, clickhouse_settings: { optimize_on_insert: 0 } })
-    if (folded) for (const view of [...views].reverse()) await run(dropView({ database: store.database, retentionDays: 400 }, view))
+    const dropped = feeding === 'views' ? [] : feeding === 'minute folded' ? [rollupView] : views
+    for (const view of dropped) await run(dropView({ database: store.database, retentionDays: 400 }, view))
     let mark = cpuSeconds()
     await insertAll(store, inserts)
     const insertSeconds = cpuSeconds() - mark
@@ -97,7 +104,9 @@ async function measure(inserts: Buffer[], end: number, folded: boolean): Promise
         const where = `WHERE ts >= fromUnixTimestamp64Milli(${minute}) AND ts < fromUnixTimestamp64Milli(${minute + minuteMs})`
         await run(`INSERT INTO ${qualified(store, rollupView.to)} ${rollupView.select(`${raw} ${where}`)}`)
       }
-      for (const view of views.slice(1)) await run(`INSERT INTO ${qualified(store, view.to)} ${view.select(qualified(store, view.from))}`)
+      if (feeding === 'all folded') {
+        for (const view of views.slice(1)) await run(`INSERT INTO ${qualified(store, view.to)} ${view.select(qualified(store, view.from))}`)
+      }
     }
     const foldSeconds = cpuSeconds() - mark
     mark = cpuSeconds()
@@ -118,12 +127,12 @@ async function main(): Promise<void> {
   console.log(`Rollup cost per stored measurement, ${total.toLocaleString('en')} measurements`)
   console.log(`machine: ${machine()}`)
   console.log(`  fleet: ${probes.toLocaleString('en')} probes × ${targets} targets, each pair every ${values.every} s, over ${(fleet.spanMs / 1000).toFixed(0)} s`)
-  for (const folded of [false, true]) {
-    const cost = await measure(inserts, end, folded)
+  for (const feeding of ['views', 'minute folded', 'all folded'] as const) {
+    const cost = await measure(inserts, end, feeding)
     const sum = cost.insertSeconds + cost.foldSeconds + cost.settleSeconds
     const counted = cost.samplesInDayTier === total ? 'every record counted once' : `COUNTED ${cost.samplesInDayTier} of ${total}`
     console.log(
-      `  ${folded ? 'folded each minute   ' : 'views on every insert'}: ${micros(sum)} (inserts ${micros(cost.insertSeconds)}, folds ${micros(cost.foldSeconds)}, merges after ${micros(cost.settleSeconds)}); ${counted}`,
+      `  ${{ views: 'views on every insert', 'minute folded': 'minute tier folded each minute, the rest by views', 'all folded': 'every tier folded' }[feeding]}: ${micros(sum)} (inserts ${micros(cost.insertSeconds)}, folds ${micros(cost.foldSeconds)}, merges after ${micros(cost.settleSeconds)}); ${counted}`,
     )
   }
 }
