@@ -42,8 +42,7 @@ function digitsAt(value: string, at: number, count: number): number {
   return number
 }
 
-/** Days in a month of the Gregorian calendar (the collector's fast path reads dates too). */
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
@@ -56,17 +55,19 @@ export function daysInMonth(year: number, month: number): number {
  * reading the result back, on every record the collector takes.
  */
 function isRealInstant(value: string): boolean {
-  const month = digitsAt(value, 5, 2)
-  const day = digitsAt(value, 8, 2)
-  return (
-    month >= 1 && month <= 12 &&
-    day >= 1 && day <= daysInMonth(digitsAt(value, 0, 4), month) &&
-    digitsAt(value, 11, 2) < 24 && digitsAt(value, 14, 2) < 60 && digitsAt(value, 17, 2) < 60
-  )
+  return isRealDateTime(digitsAt(value, 0, 4), digitsAt(value, 5, 2), digitsAt(value, 8, 2), digitsAt(value, 11, 2), digitsAt(value, 14, 2), digitsAt(value, 17, 2))
 }
 
+/** The rule `isRealInstant` applies, on numbers already read (the collector's fast path reads them from bytes). */
+export function isRealDateTime(year: number, month: number, day: number, hour: number, minute: number, second: number): boolean {
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour < 24 && minute < 60 && second < 60
+}
+
+/** The schema's bounds, shared with the collector's fast path (collector/ingest/canonical-line.ts), which must be no looser. */
+export const recordLimits = { probe: 128, target: 256, url: 2048, address: 64, pop: 32, popRaw: 512, phaseMs: 86_400_000 } as const
+
 /** A phase duration: non-negative, bounded to a day so a clock bug cannot store nonsense. */
-const phaseMs = v.nullable(bounded(0, 86_400_000))
+const phaseMs = v.nullable(bounded(0, recordLimits.phaseMs))
 
 /** Short printable identifiers; anything longer is a bug or an attack, not a name. */
 const name = (max: number) =>
@@ -89,13 +90,13 @@ export const measurementSchema = v.strictObject({
     // ClickHouse refuses 2026-02-30, failing the whole insert.
     v.check(isRealInstant, 'must be a real date and time'),
   ),
-  probe: name(128),
-  target: name(256),
+  probe: name(recordLimits.probe),
+  target: name(recordLimits.target),
   kind: v.picklist(measurementKinds),
-  url: optionalText(2048),
-  address: optionalText(64),
-  pop: v.nullable(v.pipe(v.string(), v.maxLength(32), v.regex(/^[a-z0-9_-]+$/, 'must be a lower-case PoP code'))),
-  pop_raw: optionalText(512),
+  url: optionalText(recordLimits.url),
+  address: optionalText(recordLimits.address),
+  pop: v.nullable(v.pipe(v.string(), v.maxLength(recordLimits.pop), v.regex(/^[a-z0-9_-]+$/, 'must be a lower-case PoP code'))),
+  pop_raw: optionalText(recordLimits.popRaw),
   status: v.nullable(boundedInteger(100, 999)),
   error: v.nullable(v.picklist(errorCodes)),
   dns_ms: phaseMs,

@@ -17,7 +17,7 @@
  * strings that need no escaping, and numbers in the form JavaScript prints
  * them. test/collector/canonical-line.test.ts holds it to that.
  */
-import { daysInMonth, errorCodes, measurementKinds } from '../../probe/record.ts'
+import { errorCodes, isRealDateTime, measurementKinds, recordLimits } from '../../probe/record.ts'
 import { recordColumns } from './tsv.ts'
 
 /** What a request's lines are checked against. */
@@ -153,10 +153,8 @@ function isoTime(earliest: Buffer, latest: Buffer): ValueReader {
       const expected = isoPattern[i] as number
       if (expected < 0 ? !isDigit(line[start + i] as number) : line[start + i] !== expected) return -1
     }
-    const month = digitsAt(line, start + 5, 2)
-    const day = digitsAt(line, start + 8, 2)
-    if (month < 1 || month > 12 || day < 1 || day > daysInMonth(digitsAt(line, start, 4), month)) return -1
-    if (digitsAt(line, start + 11, 2) > 23 || digitsAt(line, start + 14, 2) > 59 || digitsAt(line, start + 17, 2) > 59) return -1
+    const [year, month, day] = [digitsAt(line, start, 4), digitsAt(line, start + 5, 2), digitsAt(line, start + 8, 2)]
+    if (!isRealDateTime(year, month, day, digitsAt(line, start + 11, 2), digitsAt(line, start + 14, 2), digitsAt(line, start + 17, 2))) return -1
     // One fixed form, so the bytes order as the times do.
     return compareAt(line, start, earliest) < 0 || compareAt(line, start, latest) > 0 ? -1 : after
   }
@@ -172,7 +170,7 @@ function exactly(name: Buffer): ValueReader {
 
 /** A lower-case PoP code (probe/record.ts). */
 const popCode: ValueReader = (line, at, end, spans, slot) => {
-  const after = plainString(line, at, end, spans, slot, 1, 32)
+  const after = plainString(line, at, end, spans, slot, 1, recordLimits.pop)
   if (after < 0) return -1
   for (let i = at + 1; i < after - 1; i++) if (!isPopChar(line[i] as number)) return -1
   return after
@@ -185,9 +183,6 @@ const httpStatus: ValueReader = (line, at, end, spans, slot) => {
   setSpan(spans, slot, at, at + 3)
   return at + 3
 }
-
-/** A phase's bound (probe/record.ts): a day in milliseconds. */
-const maxPhaseMs = 86_400_000
 
 /**
  * Any decimal of at most 15 significant digits comes back from a double
@@ -221,13 +216,10 @@ const phaseMs: ValueReader = (line, at, end, spans, slot) => {
     if (!hasFraction || line[i - 1] === 0x30 || (integer === 0 && leadingZeros > 5)) return -1
     significant += i - fractionAt - (integer === 0 ? leadingZeros : 0)
   }
-  if (significant > maxSignificantDigits || integer > maxPhaseMs || (integer === maxPhaseMs && hasFraction) || !endsValue(line[i])) return -1
+  if (significant > maxSignificantDigits || integer > recordLimits.phaseMs || (integer === recordLimits.phaseMs && hasFraction) || !endsValue(line[i])) return -1
   setSpan(spans, slot, at, i)
   return i
 }
-
-/** The schema's limits (probe/record.ts). */
-const limits = { name: 128, target: 256, url: 2048, address: 64, popRaw: 512 }
 
 /** How each field's value is read; every `…_ms` field is a phase. */
 function valueReaders(probe: Buffer, earliest: Buffer, latest: Buffer): Record<string, ValueReader> {
@@ -235,12 +227,12 @@ function valueReaders(probe: Buffer, earliest: Buffer, latest: Buffer): Record<s
     id: uuidV7,
     ts: isoTime(earliest, latest),
     probe: exactly(probe),
-    target: text(limits.target, 1),
+    target: text(recordLimits.target, 1),
     kind: oneOf(measurementKinds),
-    url: nullable(text(limits.url)),
-    address: nullable(text(limits.address)),
+    url: nullable(text(recordLimits.url)),
+    address: nullable(text(recordLimits.address)),
     pop: nullable(popCode),
-    pop_raw: nullable(text(limits.popRaw)),
+    pop_raw: nullable(text(recordLimits.popRaw)),
     status: nullable(httpStatus),
     error: nullable(oneOf(errorCodes)),
   }
@@ -281,7 +273,7 @@ export class CanonicalLineReader {
 
   constructor(readonly context: CanonicalContext) {
     const { probe, earliest, latest } = context
-    const readable = isPlainText(probe, 1, limits.name) && earliest.length === isoLength && latest.length === isoLength
+    const readable = isPlainText(probe, 1, recordLimits.probe) && earliest.length === isoLength && latest.length === isoLength
     this.fields = readable ? fields(Buffer.from(probe, 'latin1'), Buffer.from(earliest, 'latin1'), Buffer.from(latest, 'latin1')) : null
     this.spans = new Int32Array(2 * (this.fields?.length ?? 0))
   }
