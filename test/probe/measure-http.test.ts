@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
+import type { TLSSocket } from 'node:tls'
 import { measureHttp, type HttpSampleOptions } from '../../probe/measure/http.ts'
 import { popExtractor } from '../../probe/pop.ts'
 import { validateMeasurement, type Measurement } from '../../probe/record.ts'
@@ -160,6 +161,20 @@ describe('measuring HTTPS', () => {
       assert.equal(record.dns_ms, null, 'no lookup when the address is given')
       assert.equal(record.pop, 'nrt')
       assert.deepEqual(server.requests[0], { host: `anycast.test:${server.port}`, servername: 'anycast.test', path: '/' })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('every sample is a full handshake, as a first visit is, though samples share one TLS context', async () => {
+    const resumed: boolean[] = []
+    const server = await startServer((request, response) => {
+      resumed.push((request.socket as TLSSocket).isSessionReused())
+      answerWith({ 'cf-ray': '8c9a1b2c3d4e5f6a-FRA' })(request, response)
+    }, certificate)
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await sample(server.url(), { ca: certificate.cert })).error, null)
+      assert.deepEqual(resumed, [false, false, false], 'no sample resumed a TLS session')
     } finally {
       await server.close()
     }
