@@ -19,7 +19,9 @@
  *    views, 50,000 at a time as TabSeparated (the collector's own format),
  *    one insert at a time and then `writers` at a time; the faster is the bar;
  * 2. HTTP: the built `collector serve` in its own process, fed gzip NDJSON
- *    batches by 32 concurrent senders (agents), each batch one probe's;
+ *    batches by concurrent senders (agents), each batch one probe's, as a fleet
+ *    drains its spools after an outage: at least 32, and enough that the rows in
+ *    flight fill every writer's insert and the next one;
  * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
  *    30 s (open loop: a slow answer does not slow the sender).
  */
@@ -44,7 +46,8 @@ const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '1000000' },
     batch: { type: 'string', default: '5000' },
-    senders: { type: 'string', default: '32' },
+    /** Agents sending at once; by default enough to fill every writer's insert and the next one (see sendersFor). */
+    senders: { type: 'string' },
     'steady-rate': { type: 'string', default: '10000' },
     'steady-seconds': { type: 'string', default: '30' },
     /** The collector's `ingest.writers` (inserts at once); the raw insert is measured with as many sessions. */
@@ -61,7 +64,6 @@ const { values } = parseArgs({
 })
 const total = Number(values.records)
 const batchSize = Number(values.batch)
-const senders = Number(values.senders)
 const steadyRate = Number(values['steady-rate'])
 const steadySeconds = Number(values['steady-seconds'])
 const writers = Number(values.writers)
@@ -103,6 +105,20 @@ function agentBatches(list: Measurement[], size: number, tokens: Map<string, str
     for (const chunks of perProbe) if (chunks[round]) batches.push(chunks[round] as Batch)
   }
   return batches
+}
+
+/**
+ * How many agents send at once. A sender holds one batch in flight, and an
+ * insert can hold only rows that are in flight: at a fleet's shape a probe's
+ * batch is a few hundred records, and 32 senders kept inserts at 16k rows,
+ * which cost the engine twice as much per row as 50k (they measured the bench,
+ * not the collector). So by default the senders carry the writers' inserts and
+ * the next one's rows.
+ */
+function sendersFor(batches: readonly Batch[]): number {
+  if (values.senders !== undefined) return Number(values.senders)
+  const recordsPerBatch = batches.reduce((sum, batch) => sum + batch.count, 0) / Math.max(1, batches.length)
+  return Math.max(32, Math.ceil(((writers + 1) * insertRows) / recordsPerBatch))
 }
 
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000)
@@ -181,7 +197,8 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-ingest-'))
   const collector = await startCollector(dir)
-  const pool = new Pool(collector.url, { connections: senders + 4, pipelining: 1 })
+  // Unbounded: the senders (and the steady phase's schedule) bound the connections.
+  const pool = new Pool(collector.url, { connections: null, pipelining: 1 })
   try {
     const tokens = new Map<string, string>()
     for (let p = 0; p < fleet.probes; p++) {
@@ -196,6 +213,7 @@ async function main(): Promise<void> {
     }
 
     const batches = agentBatches(all, batchSize, tokens)
+    const senders = sendersFor(batches)
     // As an agent marks them: a batch's first POST is attempt 1, and only a resend is looked up.
     const send = async (batch: Batch, attempt = 1) => {
       const response = await pool.request({
