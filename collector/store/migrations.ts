@@ -33,6 +33,8 @@ import {
   dailyNetworkRollupView,
   dailyRollupTable,
   dailyRollupView,
+  digestColumns,
+  dropColumns,
   dropView,
   heartbeatsTable,
   hourlyRollupTable,
@@ -109,7 +111,8 @@ export const migrations: readonly Migration[] = [
   {
     version: 5,
     name: 'hour rollup per network, for fleet-wide dashboard panels over long ranges',
-    statements: (context) => cascadedRollup(context, networkRollupTable, networkRollupView, 'hour'),
+    // Fed from the minutes since migration 7 (a store made now builds it that way from the start).
+    statements: (context) => cascadedRollup(context, networkRollupTable, networkRollupView, 'minute'),
   },
   {
     version: 6,
@@ -117,6 +120,17 @@ export const migrations: readonly Migration[] = [
     statements: (context) => [
       ...cascadedRollup(context, dailyRollupTable, dailyRollupView, 'hour'),
       ...cascadedRollup(context, dailyNetworkRollupTable, dailyNetworkRollupView, 'hour'),
+    ],
+  },
+  {
+    version: 7,
+    name: 'quantile digests only where they are read: the network hour rollup fed from the minutes, none per probe in hours and days',
+    statements: (context) => [
+      // Views first: a view cannot outlive a column it reads. No traffic runs during migrations, so no row falls between.
+      ...[networkRollupView, hourlyRollupView, dailyRollupView].map((view) => dropView(context, view)),
+      ...dropColumns(context, hourlyRollupTable, digestColumns),
+      ...dropColumns(context, dailyRollupTable, digestColumns),
+      ...[networkRollupView, hourlyRollupView, dailyRollupView].map((view) => createView(context, view)),
     ],
   },
 ]

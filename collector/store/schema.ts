@@ -106,17 +106,29 @@ const probePlace = [
   'city SimpleAggregateFunction(any, LowCardinality(String))',
 ]
 
-/** What every rollup aggregates; the minute rollup sums raw rows into them, the coarser ones merge finer rows. */
-const measureAggregates = [
+/** What every rollup counts; the minute rollup sums raw rows into them, the coarser ones merge finer rows. */
+const measureCounts = [
   'samples SimpleAggregateFunction(sum, UInt64)',
   'errors SimpleAggregateFunction(sum, UInt64)',
   'connect_samples SimpleAggregateFunction(sum, UInt64)',
   "connect_min SimpleAggregateFunction(min, Float64) COMMENT 'inf when no sample connected'",
+]
+
+/**
+ * Quantile digests, held only where quantiles are read: the minute rollup
+ * (short ranges, per probe or fleet-wide) and the network rollups (long
+ * ranges). The hour and day rollups per probe have none since migration 7:
+ * nothing read them, and at a fleet's shape, where an insert's rows hardly
+ * fold, building and merging a t-digest pair per row in every tier was 40 %
+ * of the engine's cost of a measurement.
+ */
+const measureDigests = [
   `connect_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
   `total_q AggregateFunction(quantilesTDigest(${rollupQuantiles}), Nullable(Float64))`,
 ]
 
-const rollupAggregates = [...probePlace, ...measureAggregates]
+/** The digest columns' names, which migration 7 drops from the hour and day rollups per probe. */
+export const digestColumns = ['connect_q', 'total_q'] as const
 
 /** Added by migration 4: the heatmap's buckets and the fleet dashboard's errors by code. */
 const rollupBreakdowns = [
@@ -129,12 +141,14 @@ const periodAlias = (column: string) => `period DateTime('UTC') ALIAS ${column}`
 
 /**
  * A rollup per probe and `time` period (minute, hour, day): one row per
- * ⟨target, period, probe, PoP⟩. The tiers differ in nothing else, so a query
- * can read whichever its range calls for, or several of them in one UNION.
+ * ⟨target, period, probe, PoP⟩. The tiers differ in nothing else but the
+ * minute's digests, so a query can read whichever its range calls for, or
+ * several of them in one UNION.
  */
-function probeRollup(name: string, time: string, extraColumns: readonly string[] = []): TableDefinition {
+function probeRollup(name: string, time: string, { digests, extraColumns = [] }: { digests: boolean; extraColumns?: readonly string[] }): TableDefinition {
   const dimensions = ['target LowCardinality(String)', 'probe LowCardinality(String)', popColumn]
-  return rollupTier(name, time, [...dimensions, ...rollupAggregates, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, probe, pop)`, 'cityHash64(probe)')
+  const aggregates = [...probePlace, ...measureCounts, ...(digests ? measureDigests : [])]
+  return rollupTier(name, time, [...dimensions, ...aggregates, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, probe, pop)`, 'cityHash64(probe)')
 }
 
 const popColumn = "pop LowCardinality(String) COMMENT 'empty when the PoP was not identified'"
@@ -152,7 +166,7 @@ function rollupTier(name: string, time: string, columns: readonly string[], orde
   }
 }
 
-export const rollupTable = probeRollup('measurements_1m', 'minute')
+export const rollupTable = probeRollup('measurements_1m', 'minute', { digests: true })
 
 export const rollupView: ViewDefinition = {
   name: 'measurements_1m_mv',
@@ -185,15 +199,23 @@ GROUP BY minute, target, probe, pop`,
  * the minute rollup's inserts (a cascaded view), merging their states, so
  * ingest pays for it on already-aggregated blocks.
  */
-export const hourlyRollupTable = probeRollup('measurements_1h', 'hour')
+export const hourlyRollupTable = probeRollup('measurements_1h', 'hour', { digests: false })
 
-/** `measureAggregates` merged from finer rows into coarser ones: what every cascaded rollup view selects. */
-const mergedMeasures = `sum(samples) AS samples,
+/**
+ * The counts, the digests when the tier has them, and the breakdowns, merged
+ * from finer rows into coarser ones (in the tables' column order: a backfill
+ * inserts by position): what every cascaded rollup view selects.
+ */
+const mergedMeasures = (digests: boolean) => `sum(samples) AS samples,
   sum(errors) AS errors,
   sum(connect_samples) AS connect_samples,
-  min(connect_min) AS connect_min,
+  min(connect_min) AS connect_min,${
+    digests
+      ? `
   quantilesTDigestMergeState(${rollupQuantiles})(connect_q) AS connect_q,
-  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,
+  quantilesTDigestMergeState(${rollupQuantiles})(total_q) AS total_q,`
+      : ''
+  }
   sumMap(connect_hist) AS connect_hist,
   sumMap(errors_by_code) AS errors_by_code`
 
@@ -210,7 +232,7 @@ const periodSelect = ({ expression, name }: PeriodSpec) => (expression === name 
 /** The columns only the coarser tier has, after the merged measures (see PeriodSpec). */
 const extraSelect = ({ extra }: PeriodSpec) => (extra ? `,\n  ${extra}` : '')
 
-/** SELECT list that merges minute rows (or hour rows) into coarser ones. */
+/** SELECT list that merges a probe's minute rows (or hour rows) into coarser ones, which hold no digests. */
 const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
   ${periodSelect(period)},
   target,
@@ -220,7 +242,7 @@ const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
   any(isp) AS isp,
   any(country) AS country,
   any(city) AS city,
-  ${mergedMeasures}${extraSelect(period)}
+  ${mergedMeasures(false)}${extraSelect(period)}
 FROM ${from}
 GROUP BY ${period.name}, target, probe, pop`
 
@@ -249,7 +271,7 @@ function networkRollup(name: string, time: string, extraColumns: readonly string
     'city LowCardinality(String)',
     'isp SimpleAggregateFunction(any, LowCardinality(String))',
   ]
-  return rollupTier(name, time, [...dimensions, ...measureAggregates, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, pop, country, asn, city)`, 'cityHash64(target)')
+  return rollupTier(name, time, [...dimensions, ...measureCounts, ...measureDigests, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, pop, country, asn, city)`, 'cityHash64(target)')
 }
 
 export const networkRollupTable = networkRollup('measurements_1h_net', 'hour')
@@ -263,15 +285,19 @@ const networkRollupSql = (from: string, period: PeriodSpec) => `SELECT
   asn,
   city,
   any(isp) AS isp,
-  ${mergedMeasures}${extraSelect(period)}
+  ${mergedMeasures(true)}${extraSelect(period)}
 FROM ${from}
 GROUP BY target, ${period.name}, pop, country, asn, city`
 
+/**
+ * Fed from the minute rollup, whose rows carry the digests the hour rollup
+ * per probe does not keep (before migration 7 it was fed from that).
+ */
 export const networkRollupView: ViewDefinition = {
   name: 'measurements_1h_net_mv',
   to: 'measurements_1h_net',
-  from: 'measurements_1h',
-  select: (from) => networkRollupSql(from, { expression: 'hour', name: 'hour' }),
+  from: 'measurements_1m',
+  select: (from) => networkRollupSql(from, hourFromMinute),
 }
 
 /**
@@ -283,7 +309,7 @@ export const networkRollupView: ViewDefinition = {
  */
 const lastHour = "last_hour SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the day''s latest hour with samples: where a range''s data ends'"
 
-export const dailyRollupTable = probeRollup('measurements_1d', 'day', [lastHour])
+export const dailyRollupTable = probeRollup('measurements_1d', 'day', { digests: false, extraColumns: [lastHour] })
 
 const dayFromHour: PeriodSpec = { expression: 'toStartOfDay(hour)', name: 'day', extra: 'max(hour) AS last_hour' }
 
@@ -423,6 +449,13 @@ export function addColumns(context: SchemaContext, table: TableDefinition, colum
   const add = columns.map((column) => `ADD COLUMN IF NOT EXISTS ${column}`).join(', ')
   const names = context.cluster ? [localName(context, table.name), table.name] : [table.name]
   return names.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${add}`)
+}
+
+/** ALTER … DROP COLUMN IF EXISTS, for the same tables as addColumns. */
+export function dropColumns(context: SchemaContext, table: TableDefinition, names: readonly string[]): string[] {
+  const drop = names.map((name) => `DROP COLUMN IF EXISTS ${ident(name)}`).join(', ')
+  const tables = context.cluster ? [localName(context, table.name), table.name] : [table.name]
+  return tables.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${drop}`)
 }
 
 export function dropView(context: SchemaContext, view: ViewDefinition): string {

@@ -136,8 +136,15 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS connect_hist/)
     assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1d_net_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1d_net_local`[\s\S]*FROM `catchment`\.`measurements_1h_net_local`/)
+    assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1h_net_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1h_net_local`[\s\S]*FROM `catchment`\.`measurements_1m_local`/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_local` ON CLUSTER `fleet` DROP COLUMN IF EXISTS `connect_q`, DROP COLUMN IF EXISTS `total_q`/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1d` ON CLUSTER `fleet` DROP COLUMN IF EXISTS `connect_q`/)
     const creates = ddl.match(/^CREATE /gm) ?? []
-    assert.equal(creates.length, 1 + 2 * 10 + 6, 'database, 10 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views')
+    assert.equal(
+      creates.length,
+      1 + 2 * 10 + 6 + 3,
+      'database, 10 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, and the three migration 7 made anew',
+    )
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

@@ -4,7 +4,7 @@ import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { migrate } from '../../collector/store/migrations.ts'
-import { qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
+import { dailyRollupView, hourlyRollupView, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { defaultMetadata, tempDir } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
@@ -39,10 +39,13 @@ interface Totals {
   p50: number
 }
 
+/** The tiers that keep quantile digests; the hour and day rollups per probe do not (migration 7). */
+const withDigests = new Set(['measurements_1m', 'measurements_1h_net', 'measurements_1d_net'])
+
 const totalsSql = (table: string) => `
   SELECT sum(samples) AS samples, sum(errors) AS errors, sum(connect_samples) AS connect_samples,
     arraySum(mapValues(sumMap(connect_hist))) AS hist_total, sumMap(errors_by_code)['TIMEOUT'] AS timeouts,
-    quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3] AS p50
+    ${withDigests.has(table) ? 'quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3]' : 'NULL'} AS p50
   FROM catchment.${table}`
 
 describe('the rollups', () => {
@@ -70,7 +73,7 @@ describe('the rollups', () => {
     await writeRows(store, twoHours(start), defaultMetadata)
 
     const report = await migrate(store, { retentionDays: 30 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7])
 
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await rows<Totals>(store, totalsSql('measurements_1h'))
@@ -113,6 +116,8 @@ describe('the rollups', () => {
       assert.equal(rollup?.timeouts, raw?.timeouts)
       assert.equal(rollup?.connect_samples, raw?.connect_samples)
       assert.equal(rollup?.hist_total, raw?.connect_samples, 'every connect lands in one histogram bucket')
+    }
+    for (const rollup of [minute, network, networkDay]) {
       assert.ok(Math.abs(Number(rollup?.p50) - Number(raw?.p50)) <= 1.5, `median ${rollup?.p50} vs ${raw?.p50}`)
     }
     const [hours] = await rows<{ n: number }>(store, `SELECT uniqExact(hour) AS n FROM catchment.measurements_1h ${since.replace('minute', 'hour')}`)
@@ -138,7 +143,7 @@ describe('the rollups', () => {
       ]) {
         const tiered = rangeRowsSql(
           { rollup: `catchment.${hours}`, days: `catchment.${days}`, hourly: '1', periodSeconds: '3600' },
-          ['samples', 'errors', 'connect_hist', 'connect_q', extra as string],
+          ['samples', 'errors', 'connect_hist', ...(withDigests.has(hours as string) ? ['connect_q'] : []), extra as string],
           { from: time(from), to: to === undefined ? undefined : time(to) },
         )
         const upper = to === undefined ? '' : `AND period <= ${time(to)}`
@@ -172,5 +177,62 @@ describe('the rollups', () => {
       Object.fromEntries(Object.entries(row?.buckets ?? {}).map(([key, value]) => [key, Number(value)])),
       Object.fromEntries([...expected].sort(([a], [b]) => Number(a) - Number(b))),
     )
+  })
+})
+
+describe('a store from before the digests left the hour and day rollups per probe', () => {
+  let store: Store
+  const start = Date.UTC(2026, 10, 20, 9, 30)
+
+  before(async () => {
+    store = await openStore(`chdb://${tempDir('rollups-7')}`)
+  })
+  after(async () => {
+    await store.close()
+  })
+
+  /** The store as a collector at migration 6 left it: digests in every tier, the network hours fed from the probe hours. */
+  async function asMigration6Left(): Promise<void> {
+    await migrate(store, { retentionDays: 30 }, 6)
+    const client = store.client('registry')
+    const run = (query: string) => client.command({ query })
+    for (const view of [networkRollupView, hourlyRollupView, dailyRollupView]) await run(`DROP VIEW ${qualified(store, view.name)}`)
+    const digests = `ADD COLUMN connect_q AggregateFunction(quantilesTDigest(0.05, 0.25, 0.5, 0.75, 0.95), Nullable(Float64)) AFTER connect_min,
+      ADD COLUMN total_q AggregateFunction(quantilesTDigest(0.05, 0.25, 0.5, 0.75, 0.95), Nullable(Float64)) AFTER connect_q`
+    for (const table of ['measurements_1h', 'measurements_1d']) await run(`ALTER TABLE ${qualified(store, table)} ${digests}`)
+    const mergedDigests = `min(connect_min) AS connect_min,
+  quantilesTDigestMergeState(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q) AS connect_q,
+  quantilesTDigestMergeState(0.05, 0.25, 0.5, 0.75, 0.95)(total_q) AS total_q,`
+    for (const view of [hourlyRollupView, dailyRollupView]) {
+      await run(`CREATE MATERIALIZED VIEW ${qualified(store, view.name)} TO ${qualified(store, view.to)} AS ${view.select(qualified(store, view.from)).replace('min(connect_min) AS connect_min,', mergedDigests)}`)
+    }
+    const hours = qualified(store, 'measurements_1h')
+    await run(`CREATE MATERIALIZED VIEW ${qualified(store, networkRollupView.name)} TO ${qualified(store, networkRollupView.to)} AS ${networkRollupView.select(hours).replace('toStartOfHour(minute) AS hour', 'hour')}`)
+  }
+
+  it('drops them, feeds the network hours from the minutes, and still counts every sample once', async () => {
+    await asMigration6Left()
+    await writeRows(store, twoHours(start), defaultMetadata)
+    const [before] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
+    assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
+
+    const report = await migrate(store, { retentionDays: 30 })
+    assert.deepEqual(report.applied.map((migration) => migration.version), [7])
+    const columns = await rows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') ORDER BY table`)
+    assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
+    const [view] = await rows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)
+    assert.match(view?.query ?? '', /FROM catchment\.measurements_1m\b/)
+
+    // A day later, through the new views: each tier holds both days' samples, each once.
+    const later = start + 24 * 3_600_000
+    await writeRows(store, twoHours(later), defaultMetadata)
+    for (const table of ['measurements_1m', 'measurements_1h', 'measurements_1h_net', 'measurements_1d', 'measurements_1d_net']) {
+      const [total] = await rows<Totals>(store, totalsSql(table))
+      assert.equal(total?.samples, 800, `${table} counts every sample once`)
+      assert.equal(total?.hist_total, 720, `${table}: every connect in one bucket`)
+    }
+    const [raw] = await rows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`)
+    const [network] = await rows<Totals>(store, `${totalsSql('measurements_1h_net')} WHERE hour >= toStartOfHour(toDateTime(${later / 1000}))`)
+    assert.ok(Math.abs(Number(network?.p50) - Number(raw?.p50)) <= 1.5, `the network hours' median ${network?.p50} vs the samples' ${raw?.p50}`)
   })
 })
