@@ -5,13 +5,14 @@
  * latency at a steady 10k measurements/s.
  *
  *   npm run build && node --import tsx test/bench/ingest.ts [--records 1000000] [--batch 5000] [--writers 2]
- *     [--probes 50] [--targets 5] [--span 3600]
+ *     [--probes 50] [--targets 5] [--span 3600] [--senders N]
  *
  * The fleet's shape decides what the rollups cost (lib/fleet.ts). The
  * default, 50 probes × 5 targets over an hour, measures each pair every
  * 0.9 s, so an insert's rows fold about 25 to 1 into the minute rollup. A
  * fleet of 2,000 probes × 100 targets every 10 s (`--probes 2000 --targets
- * 100 --span 50`) folds nothing within an insert; test/bench/rollup-cost.ts
+ * 100 --span 50`) folds nothing within an insert when its agents send one
+ * round a batch, as a live agent does (`--batch 100`); test/bench/rollup-cost.ts
  * measures what that costs.
  *
  * 1. raw: the rows (wire records with their probe's metadata, as the collector
