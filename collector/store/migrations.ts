@@ -125,13 +125,15 @@ export const migrations: readonly Migration[] = [
   {
     version: 7,
     name: 'quantile digests only where they are read: the network hour rollup fed from the minutes, none per probe in hours and days',
-    statements: (context) => [
-      // Views first: a view cannot outlive a column it reads. No traffic runs during migrations, so no row falls between.
-      ...[networkRollupView, hourlyRollupView, dailyRollupView].map((view) => dropView(context, view)),
-      ...dropColumns(context, hourlyRollupTable, digestColumns),
-      ...dropColumns(context, dailyRollupTable, digestColumns),
-      ...[networkRollupView, hourlyRollupView, dailyRollupView].map((view) => createView(context, view)),
-    ],
+    statements: (context) => {
+      const remade = [networkRollupView, hourlyRollupView, dailyRollupView]
+      return [
+        // Views first: a view cannot outlive a column it reads. No traffic runs during migrations, so no row falls between.
+        ...remade.map((view) => dropView(context, view)),
+        ...[hourlyRollupTable, dailyRollupTable].flatMap((table) => dropColumns(context, table, digestColumns)),
+        ...remade.map((view) => createView(context, view)),
+      ]
+    },
   },
 ]
 

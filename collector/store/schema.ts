@@ -128,7 +128,7 @@ const measureDigests = [
 ]
 
 /** The digest columns' names, which migration 7 drops from the hour and day rollups per probe. */
-export const digestColumns = ['connect_q', 'total_q'] as const
+export const digestColumns = measureDigests.map((column) => column.split(' ')[0] as string)
 
 /** Added by migration 4: the heatmap's buckets and the fleet dashboard's errors by code. */
 const rollupBreakdowns = [
@@ -446,16 +446,18 @@ export function createTable(context: SchemaContext, table: TableDefinition): str
 
 /** ALTER … ADD COLUMN for a table; on a cluster for its local tables and the Distributed table over them. */
 export function addColumns(context: SchemaContext, table: TableDefinition, columns: string[]): string[] {
-  const add = columns.map((column) => `ADD COLUMN IF NOT EXISTS ${column}`).join(', ')
-  const names = context.cluster ? [localName(context, table.name), table.name] : [table.name]
-  return names.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${add}`)
+  return alterTable(context, table, columns.map((column) => `ADD COLUMN IF NOT EXISTS ${column}`).join(', '))
 }
 
 /** ALTER … DROP COLUMN IF EXISTS, for the same tables as addColumns. */
 export function dropColumns(context: SchemaContext, table: TableDefinition, names: readonly string[]): string[] {
-  const drop = names.map((name) => `DROP COLUMN IF EXISTS ${ident(name)}`).join(', ')
-  const tables = context.cluster ? [localName(context, table.name), table.name] : [table.name]
-  return tables.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${drop}`)
+  return alterTable(context, table, names.map((name) => `DROP COLUMN IF EXISTS ${ident(name)}`).join(', '))
+}
+
+/** One ALTER for a table: on a cluster for its local tables and the Distributed table over them, whose columns must match. */
+function alterTable(context: SchemaContext, table: TableDefinition, change: string): string[] {
+  const names = context.cluster ? [localName(context, table.name), table.name] : [table.name]
+  return names.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${change}`)
 }
 
 export function dropView(context: SchemaContext, view: ViewDefinition): string {
