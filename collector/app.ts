@@ -17,6 +17,7 @@ import { heartbeatRoutes } from './routes/heartbeat.ts'
 import { measurementRoutes } from './routes/measurements.ts'
 import { scheduleRoutes } from './routes/schedule.ts'
 import type { Store } from './store/client.ts'
+import type { Receipt } from './ingest/tsv.ts'
 import type { ProbeRegistry } from './store/probes.ts'
 
 export interface AppDependencies {
@@ -28,6 +29,8 @@ export interface AppDependencies {
   metrics: CollectorMetrics
   logger: Logger
   pops: PopLocationSync
+  /** Who received a request and when, stamped on its rows. */
+  receipt(): Receipt
   /** True once shutdown has begun: readiness fails so load balancers stop sending. */
   isDraining(): boolean
 }
@@ -62,6 +65,7 @@ export function createApp(deps: AppDependencies): Hono {
       maxBodyBytes: config.ingest.max_body_bytes,
       maxLineBytes: config.ingest.max_line_bytes,
       retentionDays: config.retention_days,
+      receipt: deps.receipt,
     }),
   )
   app.use('/v1/probes/*', probeAuth(deps.directory))

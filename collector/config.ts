@@ -3,6 +3,7 @@
  * named rather than silently ignored, because an ignored `retention_dyas` is
  * a surprise months later.
  */
+import { hostname } from 'node:os'
 import * as v from 'valibot'
 import { parseWith, readConfigFile } from '../probe/config-file.ts'
 import { targetEntries } from '../probe/schedule.ts'
@@ -51,6 +52,22 @@ export const configSchema = v.strictObject({
       batch_ms: atLeast(1, 200),
       /** Inserts running at once: two keep the embedded engine on both cores of a small machine. */
       writers: v.optional(boundedInteger(1, 16), 2),
+    }),
+    {},
+  ),
+  /** This collector's name, which the rows it writes carry; collectors sharing a store need distinct names. */
+  name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1–64 letters, digits, dots, dashes or underscores')), () => hostname().slice(0, 64)),
+  rollups: v.optional(
+    v.strictObject({
+      /**
+       * How the minute rollup is fed: `views`, a materialized view on every
+       * insert (current to the second); or `folded` on a schedule, which at a
+       * fleet's shape takes about twice the ingest, with the minute tier (and
+       * those fed from it) behind by up to `fold_every_s`. Every collector on
+       * one store must use the same.
+       */
+      minute: v.optional(v.picklist(['views', 'folded']), 'views'),
+      fold_every_s: v.optional(bounded(1, 3600), 60),
     }),
     {},
   ),

@@ -13,6 +13,10 @@ export interface CollectorMetrics {
   insertSeconds: Histogram
   insertRows: Histogram
   insertFailures: Counter
+  foldSeconds: Histogram
+  foldedRows: Counter
+  foldedUntil: Gauge
+  foldFailures: Counter
 }
 
 export function createMetrics(): CollectorMetrics {
@@ -58,6 +62,27 @@ export function createMetrics(): CollectorMetrics {
     insertFailures: new Counter({
       name: 'catchment_insert_failures_total',
       help: 'Batched inserts that failed; their requests got 503 and will be retried by the probes.',
+      registers: [registry],
+    }),
+    foldSeconds: new Histogram({
+      name: 'catchment_rollup_fold_duration_seconds',
+      help: 'Time to fold one window of raw rows into the minute rollup (rollups.minute: folded).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    foldedRows: new Counter({
+      name: 'catchment_rollup_folded_rows_total',
+      help: 'Raw rows folded into the minute rollup by this collector.',
+      registers: [registry],
+    }),
+    foldedUntil: new Gauge({
+      name: 'catchment_rollup_folded_until_seconds',
+      help: 'Unix time up to which this collector has folded the rows it received: the minute rollup is complete before it.',
+      registers: [registry],
+    }),
+    foldFailures: new Counter({
+      name: 'catchment_rollup_fold_failures_total',
+      help: 'Minute folds that failed; the next fold takes their window.',
       registers: [registry],
     }),
   }

@@ -15,6 +15,7 @@ import { writeBatches } from './ingest/writer.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
 import { openStore } from './store/client.ts'
+import { MinuteFold, ReceiptClock, restoreMinuteView } from './rollups/minute-fold.ts'
 import { migrate } from './store/migrations.ts'
 import { ProbeRegistry } from './store/probes.ts'
 import { redactStoreUrl } from './store/url.ts'
@@ -28,6 +29,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
   const store = await openStore(config.store, { ingestSessions: config.ingest.writers })
   const migration = await migrate(store, { retentionDays: config.retention_days })
   for (const step of migration.applied) logger.info({ version: step.version, name: step.name }, 'migration applied')
+  const schemaContext = { database: store.database, retentionDays: config.retention_days }
 
   const registry = new ProbeRegistry(store)
   const directory = new ProbeDirectory(registry)
@@ -45,6 +47,13 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
       if (error) metrics.insertFailures.inc()
     },
   })
+  const clock = new ReceiptClock()
+  let fold: MinuteFold | null = null
+  if (config.rollups.minute === 'folded') {
+    fold = new MinuteFold({ store, context: schemaContext, collector: config.name, clock, oldestUnsettled: () => queue.oldestReceipt, metrics, logger })
+    await fold.prepare()
+    fold.start(config.rollups.fold_every_s * 1000)
+  } else await restoreMinuteView(store, schemaContext, logger)
   const pops = new PopLocationSync(store, config)
   // Dashboards read pop_locations directly, so keep it current even when nobody asks the API.
   const syncPops = () => pops.ensureFresh(true).catch((error: unknown) => logger.warn({ err: error }, 'PoP location sync failed'))
@@ -52,7 +61,8 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
   const popTimer = setInterval(syncPops, 60_000)
   popTimer.unref()
   let draining = false
-  const app = createApp({ config, store, registry, directory, queue, metrics, logger, pops, isDraining: () => draining })
+  const receipt = () => ({ collector: config.name, receivedAt: clock.now() })
+  const app = createApp({ config, store, registry, directory, queue, metrics, logger, pops, receipt, isDraining: () => draining })
 
   // Plain HTTP/1.1 (no createServer option), so the server is a node:http Server.
   const server = (await new Promise<ServerType>((resolve) => {
@@ -69,6 +79,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
       // Idle keep-alive sockets would hold close() open; requests in flight finish first.
       server.closeIdleConnections()
       await queue.drain()
+      await fold?.stop().catch((error: unknown) => logger.error({ err: error }, 'last minute fold failed; the next start folds its window'))
       // Keep-alive sockets that went idle after close() began would hold it open.
       setImmediate(() => server.closeIdleConnections())
       const forceClose = setTimeout(() => server.closeAllConnections(), 5000)

@@ -58,6 +58,8 @@ export class IngestQueue {
   private writingRows = 0
   private timer: NodeJS.Timeout | null = null
   private readonly writing = new Set<Promise<void>>()
+  /** The batches of the inserts running now, for `oldestReceipt`. */
+  private readonly writingBatches = new Set<readonly Pending[]>()
   private closed = false
   /** Rows per second of recent writes, to tell a refused client how long to wait. */
   private throughput = 0
@@ -67,6 +69,21 @@ export class IngestQueue {
   /** Rows accepted but not yet committed. */
   get depth(): number {
     return this.waitingRows + this.writingRows
+  }
+
+  /**
+   * When the oldest rows not yet committed (or refused) were received;
+   * undefined when none are held. Every row received before it is settled,
+   * which is how far the scheduled minute fold may go.
+   */
+  get oldestReceipt(): number | undefined {
+    let oldest: number | undefined
+    const consider = (pending: Pending) => {
+      if (oldest === undefined || pending.batch.receivedAt < oldest) oldest = pending.batch.receivedAt
+    }
+    this.waiting.forEach(consider)
+    for (const taken of this.writingBatches) taken.forEach(consider)
+    return oldest
   }
 
   submit(batch: RowBatch): Promise<SubmitResult> {
@@ -126,8 +143,10 @@ export class IngestQueue {
       const { taken, rows } = this.takeWrite()
       if (taken.length === 0) break // a resent batch heads the queue and must wait
       this.writingRows += rows
+      this.writingBatches.add(taken)
       const write: Promise<void> = this.commit(taken, rows).finally(() => {
         this.writing.delete(write)
+        this.writingBatches.delete(taken)
         this.writingRows -= rows
         // Group commit, then a timer for anything that still waits.
         this.startWrites(true)

@@ -10,7 +10,7 @@
 import type { Measurement } from '../../probe/record.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
 import type { CanonicalLineReader } from './canonical-line.ts'
-import { metadataTail, tsvRow } from './tsv.ts'
+import { metadataTail, tsvRow, type Receipt } from './tsv.ts'
 
 export interface RowBatch {
   /** The records with their probe's metadata as TabSeparated rows, one line each, in order. */
@@ -27,10 +27,14 @@ export interface RowBatch {
    * so none can be stored already and the stored-id lookup is skipped.
    */
   firstAttempt: boolean
+  /** When the collector received the rows (every row carries it): the queue reports the oldest it holds to the minute fold. */
+  receivedAt: number
 }
 
 export interface RowBatchOptions {
   firstAttempt?: boolean
+  /** Stamped on every row; now, by an unnamed collector, when left out. */
+  receipt?: Receipt
   /** Bytes to reserve at first: the request body's size is a good guess, since a row is shorter than its JSON line. */
   sizeHint?: number
 }
@@ -44,6 +48,7 @@ export class RowBatchBuilder {
   private length = 0
   private readonly tail: string
   private readonly tailBytes: Buffer
+  private readonly receivedAt: number
   private readonly ids: string[] = []
   private readonly targets = new Set<string>()
   private probe = ''
@@ -54,7 +59,9 @@ export class RowBatchBuilder {
     metadata: ProbeMetadata,
     private readonly options: RowBatchOptions = {},
   ) {
-    this.tail = metadataTail(metadata)
+    const receipt = options.receipt ?? { collector: '', receivedAt: Date.now() }
+    this.receivedAt = receipt.receivedAt
+    this.tail = metadataTail(metadata, receipt)
     this.tailBytes = Buffer.from(this.tail)
     this.buffer = Buffer.allocUnsafe(Math.max(4096, options.sizeHint ?? 0))
   }
@@ -107,6 +114,7 @@ export class RowBatchBuilder {
       from: this.from,
       to: this.to,
       firstAttempt: this.options.firstAttempt ?? false,
+      receivedAt: this.receivedAt,
     }
   }
 

@@ -14,8 +14,18 @@ export const recordColumns = [
 
 const metadataColumns = ['asn', 'isp', 'country', 'city', 'lat', 'lon'] as const satisfies ReadonlyArray<keyof ProbeMetadata>
 
-/** The columns written, in order: the wire record's fields, then its probe's metadata, so analysis needs no join. */
-export const rowColumns: readonly string[] = [...recordColumns, ...metadataColumns]
+/** The columns written, in order: the wire record's fields, then its probe's metadata, so analysis needs no join, then the receipt. */
+export const rowColumns: readonly string[] = [...recordColumns, ...metadataColumns, 'received_at', 'collector']
+
+/**
+ * Which collector received a request's rows, and when (its clock, in ms).
+ * A collector folding the minute rollup on a schedule folds only its own
+ * rows, by windows of this time that no row still in its queue can fall in.
+ */
+export interface Receipt {
+  collector: string
+  receivedAt: number
+}
 
 const special = /[\\\t\n\r\0]/
 const specials = /[\\\t\n\r\0]/g
@@ -42,13 +52,13 @@ const plain = (value: string | null): string => (value === null ? '\\N' : value)
 const number = (value: number | null): string => (value === null ? '\\N' : `${value}`)
 
 /**
- * The probe's metadata as the end of every one of its rows, encoded once per
- * batch rather than once per row.
+ * The probe's metadata and the request's receipt as the end of every one of
+ * its rows, encoded once per batch rather than once per row.
  */
-export function metadataTail(metadata: ProbeMetadata): string {
+export function metadataTail(metadata: ProbeMetadata, receipt: Receipt = { collector: '', receivedAt: Date.now() }): string {
   let tail = ''
   for (const column of metadataColumns) tail += `\t${field(metadata[column])}`
-  return `${tail}\n`
+  return `${tail}\t${new Date(receipt.receivedAt).toISOString()}\t${escaped(receipt.collector)}\n`
 }
 
 /**

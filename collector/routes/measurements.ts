@@ -13,6 +13,7 @@ import { parseBatch, storedTimes } from '../ingest/ndjson.ts'
 import { compileRecordValidator } from '../ingest/record-check.ts'
 import { QueueClosedError, QueueFullError, type IngestQueue } from '../ingest/queue.ts'
 import { RowBatchBuilder } from '../ingest/rows.ts'
+import type { Receipt } from '../ingest/tsv.ts'
 import { reasonClass, type CollectorMetrics } from '../metrics.ts'
 import type { Logger } from '../logger.ts'
 
@@ -23,6 +24,8 @@ export interface MeasurementRouteOptions {
   maxBodyBytes: number
   maxLineBytes: number
   retentionDays: number
+  /** Stamped on the rows when the request's body has arrived, in the same tick as they are queued (the minute fold relies on it). */
+  receipt(): Receipt
 }
 
 /** At most this many rejected lines are listed back; the count is always exact. */
@@ -43,7 +46,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
       throw error
     }
 
-    const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length })
+    const rows = new RowBatchBuilder(probe, { firstAttempt: c.req.header(attemptHeader) === '1', sizeHint: body.length, receipt: options.receipt() })
     const rejected = parseBatch(body, { maxLineBytes: options.maxLineBytes, probe: probe.probe, validate, times: storedTimes(options.retentionDays) }, rows)
     for (const line of rejected) metrics.rejected.inc({ reason: reasonClass(line.reason) })
     if (rejected.length > 0) {

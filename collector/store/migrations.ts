@@ -26,6 +26,7 @@ export type MigrationStep = string | Backfill
 
 import {
   addColumns,
+  addIndex,
   createDatabase,
   createTable,
   createView,
@@ -41,11 +42,14 @@ import {
   hourlyRollupView,
   measurementsTable,
   migrationsTable,
+  modifySettings,
   popLocationsTable,
   probesTable,
   networkRollupTable,
   networkRollupView,
   qualified,
+  rollupFoldsTable,
+  rollupSettings,
   rollupTable,
   rollupView,
   type SchemaContext,
@@ -132,6 +136,19 @@ export const migrations: readonly Migration[] = [
         ...remade.map((view) => dropView(context, view)),
         ...[hourlyRollupTable, dailyRollupTable].flatMap((table) => dropColumns(context, table, digestColumns)),
         ...remade.map((view) => createView(context, view)),
+      ]
+    },
+  },
+  {
+    version: 8,
+    name: 'the minute rollup may be folded on a schedule: raw rows name their collector, a fold ledger, folds deduplicated when run again',
+    statements: (context) => {
+      const rollups = [rollupTable, hourlyRollupTable, networkRollupTable, dailyRollupTable, dailyNetworkRollupTable]
+      return [
+        ...addColumns(context, measurementsTable, measurementsTable.columns.filter((column) => column.startsWith('collector '))),
+        ...(measurementsTable.indexes ?? []).flatMap((index) => addIndex(context, measurementsTable, index)),
+        ...rollups.map((table) => modifySettings(context, table, rollupSettings)),
+        ...createTable(context, rollupFoldsTable),
       ]
     },
   },

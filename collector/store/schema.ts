@@ -23,6 +23,8 @@ export interface TableDefinition {
   partitionBy?: string
   orderBy: string
   ttl?: (context: SchemaContext) => string
+  /** Data-skipping indexes, as `name expression TYPE type GRANULARITY n`. */
+  indexes?: string[]
   settings?: string
   /** Shard key of the Distributed table in the cluster overlay. */
   shardBy: string
@@ -79,8 +81,12 @@ export const measurementsTable: TableDefinition = {
     'city LowCardinality(String)',
     'lat Nullable(Float32)',
     'lon Nullable(Float32)',
+    // Stamped by the collector when the request arrived (the store's clock before migration 8): what the
+    // scheduled minute fold reads its windows by, so a late row from a spool is folded when it arrives.
     "received_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))",
+    "collector LowCardinality(String) DEFAULT '' COMMENT 'the collector that wrote the row: each folds only its own'",
   ],
+  indexes: ['received_at_minmax received_at TYPE minmax GRANULARITY 1'],
   // Replacing on the full key: the collector drops retried records before they
   // are written, and this collapses any that two collectors raced to write.
   engine: 'ReplacingMergeTree',
@@ -162,9 +168,19 @@ function rollupTier(name: string, time: string, columns: readonly string[], orde
     partitionBy: `toYYYYMM(${time})`,
     orderBy,
     ttl: (context) => `${time} + INTERVAL ${context.retentionDays * 3} DAY`,
+    settings: rollupSettings,
     shardBy,
   }
 }
+
+/**
+ * A scheduled fold (collector/rollups/minute-fold.ts) that a crash cut short
+ * is run again with the same deduplication token; this window is what lets a
+ * single node's tables recognise it (replicated ones keep their own). Rows
+ * from materialized views are never deduplicated, so views-fed rollups count
+ * as before.
+ */
+export const rollupSettings = 'non_replicated_deduplication_window = 1000'
 
 export const rollupTable = probeRollup('measurements_1m', 'minute', { digests: true })
 
@@ -399,6 +415,29 @@ export const popLocationsTable: TableDefinition = {
   shardBy: 'cityHash64(target)',
 }
 
+/**
+ * The scheduled minute fold's ledger: per collector, the windows of
+ * `received_at` it folded. A window is recorded as started before its fold
+ * and done after it, so a collector that died in between folds the same
+ * window again, with the same deduplication token, and nothing is counted
+ * twice or skipped.
+ */
+export const rollupFoldsTable: TableDefinition = {
+  name: 'rollup_folds',
+  columns: [
+    'collector LowCardinality(String)',
+    "folded_from DateTime64(3, 'UTC')",
+    "folded_to DateTime64(3, 'UTC')",
+    "state Enum8('started' = 1, 'done' = 2)",
+    "raw_rows UInt64 COMMENT 'raw rows the fold read; 0 on the started row'",
+    "at DateTime64(3, 'UTC') DEFAULT now64(3)",
+  ],
+  engine: 'MergeTree',
+  orderBy: '(collector, folded_to, state)',
+  ttl: (context) => `toDateTime(at) + INTERVAL ${context.retentionDays} DAY`,
+  shardBy: 'cityHash64(collector)',
+}
+
 export const migrationsTable: TableDefinition = {
   name: 'schema_migrations',
   columns: ['version UInt32', 'name String', "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"],
@@ -433,7 +472,7 @@ export function createTable(context: SchemaContext, table: TableDefinition): str
     table.settings ? `SETTINGS ${table.settings}` : null,
   ].filter((clause): clause is string => clause !== null)
   const statements = [
-    `CREATE TABLE IF NOT EXISTS ${qualified(context, local)}${onCluster(context)}\n(\n  ${table.columns.join(',\n  ')}\n)\n${clauses.join('\n')}`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(context, local)}${onCluster(context)}\n(\n  ${[...table.columns, ...(table.indexes ?? []).map((index) => `INDEX ${index}`)].join(',\n  ')}\n)\n${clauses.join('\n')}`,
   ]
   if (context.cluster) {
     statements.push(
@@ -458,6 +497,18 @@ export function dropColumns(context: SchemaContext, table: TableDefinition, name
 function alterTable(context: SchemaContext, table: TableDefinition, change: string): string[] {
   const names = context.cluster ? [localName(context, table.name), table.name] : [table.name]
   return names.map((name) => `ALTER TABLE ${qualified(context, name)}${onCluster(context)} ${change}`)
+}
+
+/** ALTER … ADD INDEX and MATERIALIZE INDEX (for the rows already stored), on a cluster for the local tables only: a Distributed table has no indexes. */
+export function addIndex(context: SchemaContext, table: TableDefinition, index: string): string[] {
+  const target = `ALTER TABLE ${qualified(context, localName(context, table.name))}${onCluster(context)}`
+  const name = index.split(' ')[0] as string
+  return [`${target} ADD INDEX IF NOT EXISTS ${index}`, `${target} MATERIALIZE INDEX ${ident(name)}`]
+}
+
+/** ALTER … MODIFY SETTING on the tables that hold the rows (the local ones on a cluster). */
+export function modifySettings(context: SchemaContext, table: TableDefinition, settings: string): string {
+  return `ALTER TABLE ${qualified(context, localName(context, table.name))}${onCluster(context)} MODIFY SETTING ${settings}`
 }
 
 export function dropView(context: SchemaContext, view: ViewDefinition): string {

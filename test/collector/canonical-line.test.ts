@@ -173,8 +173,9 @@ describe('the collector reads a line as the probe writes it straight into its ro
       lineOf({ ...validRecord, ts: '2026-02-30T00:00:00.000Z' }),
     ]
     const body = Buffer.from(lines.join('\r\n'))
+    const receipt = { collector: 'collector-1', receivedAt: Date.now() }
     const batch = (fastPathOn: boolean) => {
-      const builder = new RowBatchBuilder(defaultMetadata)
+      const builder = new RowBatchBuilder(defaultMetadata, { receipt })
       const sink = fastPathOn ? builder : { addCanonical: () => false, add: (record: Measurement) => builder.add(record) }
       const rejected = parseBatch(body, options, sink)
       return { rejected, ...builder.finish() }

@@ -139,11 +139,14 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1h_net_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1h_net_local`[\s\S]*FROM `catchment`\.`measurements_1m_local`/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_local` ON CLUSTER `fleet` DROP COLUMN IF EXISTS `connect_q`, DROP COLUMN IF EXISTS `total_q`/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1d` ON CLUSTER `fleet` DROP COLUMN IF EXISTS `connect_q`/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_local` ON CLUSTER `fleet` ADD INDEX IF NOT EXISTS received_at_minmax/)
+    assert.doesNotMatch(ddl, /ALTER TABLE `catchment`\.`measurements` ON CLUSTER `fleet` (ADD|MATERIALIZE) INDEX/, 'a Distributed table has no indexes')
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` MODIFY SETTING non_replicated_deduplication_window/)
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 10 + 6 + 3,
-      'database, 10 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, and the three migration 7 made anew',
+      1 + 2 * 11 + 6 + 3,
+      'database, 11 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, and the three migration 7 made anew',
     )
   })
 

@@ -5,10 +5,10 @@ import { IngestQueue, type QueueOptions } from '../../collector/ingest/queue.ts'
 import type { RowBatch } from '../../collector/ingest/rows.ts'
 import type { WriteResult } from '../../collector/ingest/writer.ts'
 
-/** A batch of `rows` made-up ids from one probe; only ids and firstAttempt matter to the queue. */
-function batch(name: string, rows: number, firstAttempt = true): RowBatch {
+/** A batch of `rows` made-up ids from one probe; only ids, firstAttempt and when it was received matter to the queue. */
+function batch(name: string, rows: number, firstAttempt = true, receivedAt = 0): RowBatch {
   const ids = Array.from({ length: rows }, (_, i) => `${name}-${i}`)
-  return { rows: Buffer.from(ids.map((id) => `${id}\n`).join('')), ids, probe: 'p', targets: ['t'], from: '', to: '', firstAttempt }
+  return { rows: Buffer.from(ids.map((id) => `${id}\n`).join('')), ids, probe: 'p', targets: ['t'], from: '', to: '', firstAttempt, receivedAt }
 }
 
 /**
@@ -98,6 +98,27 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     assert.deepEqual(store.started(), [['a'], ['b']], 'it goes when the running insert ends')
     store.writes[1]?.finish()
     await late
+  })
+
+  it('tells the minute fold the oldest row it holds, written or waiting, until that row is committed', async (t) => {
+    const store = heldStore(t)
+    const queue = twoWriterQueue(store, 2)
+    assert.equal(queue.oldestReceipt, undefined, 'an empty queue holds nothing back')
+    const first = queue.submit(batch('a', 2, true, 1_000))
+    const second = queue.submit(batch('b', 2, true, 2_000))
+    const third = queue.submit(batch('c', 2, true, 3_000))
+    await settle()
+    assert.equal(queue.oldestReceipt, 1_000, 'two inserts run, one waits: the oldest running one counts')
+    store.writes[0]?.finish()
+    await first
+    await settle()
+    assert.equal(queue.oldestReceipt, 2_000, 'committed rows no longer hold the fold back')
+    store.finishAll()
+    await Promise.all([second, third])
+    await settle()
+    store.finishAll()
+    await settle()
+    assert.equal(queue.oldestReceipt, undefined)
   })
 
   it('drains everything accepted before shutting down', async () => {

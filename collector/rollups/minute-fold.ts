@@ -1,0 +1,279 @@
+/**
+ * The minute rollup folded on a schedule instead of by a materialized view on
+ * every insert (`rollups.minute: folded`).
+ *
+ * Why: at a fleet's shape an insert holds one round of many probes, so its
+ * rows hardly fold, and the view writes a rollup row, with two t-digests, for
+ * nearly every measurement; the coarser tiers' views then merge as many. A
+ * minute of rows folded at once is six rows into one at a 10 s interval
+ * (test/bench/rollup-cost.ts: 14.7 against 41.0 µs of engine CPU a row).
+ *
+ * Exactly once, which is the whole difficulty:
+ * - Each collector folds only the rows it wrote (the raw `collector`
+ *   column), by windows of `received_at`, which it stamped itself. A window
+ *   ends no later than the oldest row its queue still holds, so no insert in
+ *   flight can land in a window already folded, and collectors over one store
+ *   need no coordination.
+ * - The ledger (`rollup_folds`) records a window as started before folding
+ *   it and done after. A collector that died in between folds the same window
+ *   again with the same deduplication token, which the rollup tables (and,
+ *   with `deduplicate_blocks_in_dependent_materialized_views`, the tiers their
+ *   views feed) recognise: counted once either way.
+ * - A late row from a probe's spool is received now, whatever its `ts`, so
+ *   it is folded with the window it arrived in, into the minute it measured.
+ * What it costs: the minute tier (and the tiers fed from it) is behind the raw
+ * table by up to a fold interval; `catchment_rollup_folded_until_seconds`
+ * says how far it reaches.
+ */
+import type { Logger } from '../logger.ts'
+import type { CollectorMetrics } from '../metrics.ts'
+import type { Store } from '../store/client.ts'
+import { createView, dropView, measurementsTable, qualified, rollupFoldsTable, rollupTable, rollupView, type SchemaContext } from '../store/schema.ts'
+
+/**
+ * The time stamped on received rows. It never goes back, not even past a
+ * window a previous run folded: a clock stepped back would otherwise stamp
+ * rows into a window that is already done, and they would never be folded.
+ */
+export class ReceiptClock {
+  private floor = 0
+
+  now(): number {
+    this.floor = Math.max(Date.now(), this.floor)
+    return this.floor
+  }
+
+  /** Never stamp before `ms`. */
+  notBefore(ms: number): void {
+    this.floor = Math.max(this.floor, ms)
+  }
+}
+
+/** One window of one collector's rows, as the ledger holds it. */
+export interface FoldWindow {
+  collector: string
+  /** Milliseconds, `received_at >= from AND received_at < to`. */
+  from: number
+  to: number
+}
+
+export interface FoldResult extends FoldWindow {
+  /** Raw rows the fold read. */
+  rawRows: number
+}
+
+interface LedgerEntry extends FoldWindow {
+  state: 'started' | 'done'
+}
+
+/** The latest entry of a collector's ledger; on a tie a window's `done` beats its `started`. */
+async function lastEntry(store: Store, context: SchemaContext, collector: string): Promise<LedgerEntry | undefined> {
+  const result = await store.client('registry').query({
+    query: `SELECT state, toString(toUnixTimestamp64Milli(folded_from)) AS from_ms, toString(toUnixTimestamp64Milli(folded_to)) AS to_ms
+      FROM ${qualified(context, rollupFoldsTable.name)} WHERE collector = {collector:String}
+      ORDER BY folded_to DESC, state DESC LIMIT 1`,
+    query_params: { collector },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ state: 'started' | 'done'; from_ms: string; to_ms: string }>()
+  return row && { collector, state: row.state, from: Number(row.from_ms), to: Number(row.to_ms) }
+}
+
+async function record(store: Store, context: SchemaContext, window: FoldWindow, state: LedgerEntry['state'], rawRows = 0): Promise<void> {
+  await store.client('registry').insert({
+    table: qualified(context, rollupFoldsTable.name),
+    values: [{ collector: window.collector, folded_from: new Date(window.from).toISOString(), folded_to: new Date(window.to).toISOString(), state, raw_rows: rawRows }],
+    format: 'JSONEachRow',
+  })
+}
+
+/** A window's rows in the raw table: its collector's, received within it. */
+const windowRows = (context: SchemaContext) => `${qualified(context, measurementsTable.name)}
+WHERE collector = {collector:String}
+  AND received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND received_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`
+
+const windowParams = (window: FoldWindow) => ({ collector: window.collector, from: window.from, to: window.to })
+
+/**
+ * How many raw rows a window holds. Counted apart from the fold, since the
+ * embedded engine reports no summary for an INSERT … SELECT; the window is
+ * closed, so the count cannot change under the fold.
+ */
+async function countWindow(store: Store, context: SchemaContext, window: FoldWindow): Promise<number> {
+  const result = await store.client('query').query({ query: `SELECT count() AS n FROM ${windowRows(context)}`, query_params: windowParams(window), format: 'JSONEachRow' })
+  const [row] = await result.json<{ n: string }>()
+  return Number(row?.n ?? 0)
+}
+
+/**
+ * Folds one window into the minute rollup: the minute view's own SELECT over
+ * the window's rows, so a folded rollup holds exactly what the view would
+ * have written.
+ */
+async function foldWindow(store: Store, context: SchemaContext, window: FoldWindow): Promise<void> {
+  // On the query session: a fold beside the inserts, not queued behind one on an ingest session.
+  await store.client('query').command({
+    query: `INSERT INTO ${qualified(context, rollupTable.name)} ${rollupView.select(windowRows(context))}`,
+    query_params: windowParams(window),
+    clickhouse_settings: {
+      insert_deduplication_token: `fold:${window.collector}:${window.from}:${window.to}`,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // One block per partition, however the rows were read: a fold run again then makes the same blocks, with the same tokens.
+      min_insert_block_size_rows: '100000000',
+      min_insert_block_size_bytes: '0',
+      max_insert_block_size: '100000000',
+      // A fold's rows are one per key already.
+      optimize_on_insert: 0,
+    },
+  })
+}
+
+/**
+ * Folds a window as the ledger requires: started, folded, done. An empty
+ * window is not recorded at all (the next one starts where it did), so an
+ * idle collector adds nothing to the ledger.
+ */
+async function foldRecorded(store: Store, context: SchemaContext, window: FoldWindow, alreadyStarted = false): Promise<number> {
+  const rawRows = await countWindow(store, context, window)
+  if (rawRows === 0 && !alreadyStarted) return 0
+  if (!alreadyStarted) await record(store, context, window, 'started')
+  await foldWindow(store, context, window)
+  await record(store, context, window, 'done', rawRows)
+  return rawRows
+}
+
+async function minuteViewExists(store: Store, context: SchemaContext): Promise<boolean> {
+  const result = await store.client('registry').query({
+    query: 'SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {name:String}',
+    query_params: { database: context.database, name: rollupView.name },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ n: string }>()
+  return Number(row?.n) > 0
+}
+
+export interface MinuteFoldOptions {
+  store: Store
+  context: SchemaContext
+  /** This collector's name, which its rows carry. */
+  collector: string
+  clock: ReceiptClock
+  /** When the oldest row this collector holds uncommitted was received (the ingest queue's `oldestReceipt`). */
+  oldestUnsettled(): number | undefined
+  metrics: CollectorMetrics
+  logger: Logger
+}
+
+/** This collector's scheduled minute fold. */
+export class MinuteFold {
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly options: MinuteFoldOptions) {}
+
+  /**
+   * Before the collector takes traffic: stops the minute view if it runs
+   * (rows received until now were counted by it, so folding starts now), or
+   * takes up the ledger where this collector's last run left it.
+   */
+  async prepare(): Promise<void> {
+    const { store, context, collector, clock } = this.options
+    if (await minuteViewExists(store, context)) {
+      await store.client('registry').command({ query: dropView(context, rollupView) })
+      const now = clock.now()
+      await record(store, context, { collector, from: now, to: now }, 'done')
+      this.options.logger.info({ collector }, 'minute rollup: view dropped, folded on a schedule from now on')
+      return
+    }
+    const last = await lastEntry(store, context, collector)
+    if (last) clock.notBefore(last.to)
+    else {
+      const now = clock.now()
+      await record(store, context, { collector, from: now, to: now }, 'done')
+    }
+  }
+
+  /**
+   * Folds what is due: a window a crash left started, then everything
+   * received since the last window up to the oldest row still uncommitted.
+   * Returns the window folded, or null when nothing was due.
+   */
+  foldDue(): Promise<FoldResult | null> {
+    const next = this.running.then(() => this.foldOnce())
+    this.running = next.catch(() => undefined)
+    return next
+  }
+
+  private async foldOnce(): Promise<FoldResult | null> {
+    const { store, context, collector, clock, metrics } = this.options
+    const started = process.hrtime.bigint()
+    const last = await lastEntry(store, context, collector)
+    if (last?.state === 'started') await foldRecorded(store, context, last, true)
+    const from = last?.to ?? clock.now()
+    const now = clock.now()
+    const to = Math.min(now, this.options.oldestUnsettled() ?? now)
+    if (to <= from) {
+      if (last) metrics.foldedUntil.set(last.to / 1000)
+      return null
+    }
+    const window = { collector, from, to }
+    const rawRows = await foldRecorded(store, context, window)
+    metrics.foldSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
+    metrics.foldedRows.inc(rawRows)
+    metrics.foldedUntil.set(to / 1000)
+    return { ...window, rawRows }
+  }
+
+  /** Folds every `everyMs`; a failed fold is logged and its window is folded by the next. */
+  start(everyMs: number): void {
+    this.timer = setInterval(() => {
+      this.foldDue().catch((error: unknown) => {
+        this.options.metrics.foldFailures.inc()
+        this.options.logger.error({ err: error }, 'minute fold failed; the next one takes its window')
+      })
+    }, everyMs)
+    this.timer.unref()
+  }
+
+  /** After the queue drained: folds everything received, so a clean stop leaves nothing for the next run. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    await this.foldDue()
+  }
+}
+
+/** The latest receipt among a collector's rows received since `since` (by its clock, which may be ahead of this one). */
+async function latestReceipt(store: Store, context: SchemaContext, collector: string, since: number): Promise<number | undefined> {
+  const result = await store.client('registry').query({
+    query: `SELECT count() AS n, toString(toUnixTimestamp64Milli(max(received_at))) AS latest FROM ${qualified(context, measurementsTable.name)}
+      WHERE collector = {collector:String} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`,
+    query_params: { collector, since },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ n: string; latest: string }>()
+  return Number(row?.n) > 0 ? Number(row?.latest) : undefined
+}
+
+/**
+ * `rollups.minute: views` on a store a folding collector left: folds every
+ * collector's rows its ledger has not reached (crashed collectors' too), then
+ * makes the view again. Run before taking traffic, with no folding collector
+ * on the store.
+ */
+export async function restoreMinuteView(store: Store, context: SchemaContext, logger: Logger): Promise<void> {
+  if (await minuteViewExists(store, context)) return
+  const result = await store.client('registry').query({
+    query: `SELECT DISTINCT collector FROM ${qualified(context, rollupFoldsTable.name)}`,
+    format: 'JSONEachRow',
+  })
+  for (const { collector } of await result.json<{ collector: string }>()) {
+    const last = await lastEntry(store, context, collector)
+    if (!last) continue
+    if (last.state === 'started') await foldRecorded(store, context, last, true)
+    const latest = await latestReceipt(store, context, collector, last.to)
+    if (latest !== undefined) await foldRecorded(store, context, { collector, from: last.to, to: latest + 1 })
+  }
+  await store.client('registry').command({ query: createView(context, rollupView) })
+  logger.info('minute rollup: every collector’s rows folded, fed by its view again')
+}

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { rowBatch } from '../../collector/ingest/rows.ts'
+import { writeBatches, writeRows } from '../../collector/ingest/writer.ts'
+import { createLogger } from '../../collector/logger.ts'
+import { createMetrics } from '../../collector/metrics.ts'
+import { MinuteFold, ReceiptClock, restoreMinuteView } from '../../collector/rollups/minute-fold.ts'
+import { openStore, type Store } from '../../collector/store/client.ts'
+import { migrate } from '../../collector/store/migrations.ts'
+import { rollupQuantiles, rollupView } from '../../collector/store/schema.ts'
+import type { Measurement } from '../../probe/record.ts'
+import { defaultMetadata, ndjson, startTestCollector, tempDir, type TestCollector } from '../helpers/collector.ts'
+import { makeRecord } from '../helpers/records.ts'
+
+const collector = 'collector-a'
+const tiers = ['measurements_1m', 'measurements_1h', 'measurements_1h_net', 'measurements_1d', 'measurements_1d_net']
+
+/** A probe's ten minutes, a sample every 10 s from `start`, every tenth a timeout. */
+function tenMinutes(start: number, probe = 'fold-probe'): Measurement[] {
+  return Array.from({ length: 60 }, (_, i) => {
+    const failed = i % 10 === 0
+    return makeRecord({
+      probe,
+      ts: new Date(start + i * 10_000).toISOString(),
+      connect_ms: failed ? null : 2 + (i % 7),
+      total_ms: failed ? null : 20 + (i % 7),
+      error: failed ? 'TIMEOUT' : null,
+      status: failed ? null : 200,
+    })
+  })
+}
+
+async function rows<T>(store: Store, sql: string): Promise<T[]> {
+  const result = await store.client('query').query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+  return result.json<T>()
+}
+
+/** Samples every tier counts, and the raw rows: folded right, all six are equal. */
+async function counts(store: Store): Promise<{ raw: number } & Record<string, number>> {
+  const sums = tiers.map((table) => `(SELECT sum(samples) FROM catchment.${table}) AS ${table}`).join(', ')
+  const [row] = await rows<{ raw: number } & Record<string, number>>(store, `SELECT (SELECT count() FROM catchment.measurements) AS raw, ${sums}`)
+  assert.ok(row)
+  return row
+}
+
+function assertCountedOnce(found: Record<string, number>, expected: number, message: string): void {
+  assert.deepEqual(found, Object.fromEntries([['raw', expected], ...tiers.map((table) => [table, expected])]), message)
+}
+
+/** What the minute view would have written for the raw rows, by minute: the fold must match it. */
+const perMinuteSql = (from: string) => `
+  SELECT minute, sum(samples) AS samples, sum(errors) AS errors, min(connect_min) AS connect_min,
+    arrayMap(q -> round(q, 3), quantilesTDigestMerge(${rollupQuantiles})(connect_q)) AS connect_q
+  FROM (${from}) GROUP BY minute ORDER BY minute`
+
+describe('the minute rollup folded on a schedule', () => {
+  let dataDir: string
+  let store: Store
+  let pending: number | undefined
+  const clock = new ReceiptClock()
+  const context = { database: 'catchment', retentionDays: 30 }
+  const fold = () =>
+    new MinuteFold({ store, context, collector, clock, oldestUnsettled: () => pending, metrics: createMetrics(), logger: createLogger('silent') })
+  let folder: MinuteFold
+
+  /** Writes records as this collector would, received now (or at `receivedAt`). */
+  const receive = (records: Measurement[], receivedAt = clock.now()) =>
+    writeBatches(store, [rowBatch(records, defaultMetadata, { firstAttempt: true, receipt: { collector, receivedAt } })])
+
+  before(async () => {
+    dataDir = tempDir('minute-fold')
+    store = await openStore(`chdb://${dataDir}`)
+    await migrate(store, { retentionDays: 30 })
+    folder = fold()
+  })
+  after(async () => {
+    await store.close()
+  })
+
+  it('takes over from the minute view: every row once, in the minute it measured, a spool’s late rows too', async () => {
+    const beforeSwitch = tenMinutes(Date.UTC(2026, 10, 29, 8, 0), 'counted-by-the-view')
+    await writeRows(store, beforeSwitch, defaultMetadata)
+    await folder.prepare()
+    const [view] = await rows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1m_mv'")
+    assert.equal(view?.n, 0, 'the view no longer feeds the minute rollup')
+
+    const live = tenMinutes(Date.UTC(2026, 10, 30, 7, 0))
+    const fromSpool = tenMinutes(Date.UTC(2026, 10, 28, 23, 55), 'back-from-an-outage')
+    await receive(live)
+    await receive(fromSpool)
+    const unfolded = await counts(store)
+    assert.equal(unfolded.raw, 180)
+    assert.equal(unfolded.measurements_1m, 60, 'rows received since are not counted until they are folded')
+
+    const window = await folder.foldDue()
+    assert.ok(window && window.to > window.from, 'one window, up to now')
+    assertCountedOnce(await counts(store), 180, 'after the fold every tier counts every row once')
+    const viewWouldWrite = perMinuteSql(rollupView.select('catchment.measurements'))
+    assert.deepEqual(await rows(store, perMinuteSql('SELECT * FROM catchment.measurements_1m')), await rows(store, viewWouldWrite), 'each minute as the view would have made it')
+    const [late] = await rows<{ samples: number }>(store, "SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < '2026-11-29 00:00:00'")
+    assert.equal(late?.samples, 30, 'a late row lands in the minute it measured')
+    const idle = await folder.foldDue()
+    assert.equal(idle?.rawRows, 0, 'nothing received since, nothing folded')
+  })
+
+  it('stops a window short of a row still in the queue, and folds that row once it is committed', async () => {
+    const counted = (await counts(store)).raw
+    const held = tenMinutes(Date.UTC(2026, 10, 30, 7, 10))
+    const receivedAt = clock.now()
+    pending = receivedAt // the queue holds it: received, not yet committed
+    await sleep(5)
+    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 20)))
+    const window = await folder.foldDue()
+    assert.equal(window?.to, receivedAt, 'the window ends where the held row begins')
+    await receive(held, receivedAt) // the insert commits after the fold
+    pending = undefined
+    await folder.foldDue()
+    assertCountedOnce(await counts(store), counted + 120, 'the held rows were folded by the next window, not lost')
+  })
+
+  it('folds a window again after a crash between its fold and its ledger entry, and counts it once', async () => {
+    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 30)))
+    const window = await folder.foldDue()
+    assert.ok(window)
+    const counted = await counts(store)
+    // The process died after the fold's insert and before its `done`: the ledger's last word is `started`.
+    await store.client('registry').command({
+      query: `ALTER TABLE catchment.rollup_folds DELETE WHERE state = 'done' AND folded_to = fromUnixTimestamp64Milli(${window.to}, 'UTC')`,
+      clickhouse_settings: { mutations_sync: '2' },
+    })
+    const restarted = fold()
+    await restarted.prepare()
+    const next = await restarted.foldDue()
+    assert.equal(next?.from, window.to, 'the started window was folded again, and the next one starts where it ends')
+    assert.deepEqual(await counts(store), counted, 'the fold run again was recognised in every tier')
+    const [ledger] = await rows<{ state: string }>(store, `SELECT state FROM catchment.rollup_folds WHERE folded_to = fromUnixTimestamp64Milli(${window.to}, 'UTC') ORDER BY state DESC LIMIT 1`)
+    assert.equal(ledger?.state, 'done')
+  })
+
+  it('never stamps a row into a window already folded, even when the clock steps back', () => {
+    const stepped = new ReceiptClock()
+    const folded = Date.now() + 60_000
+    stepped.notBefore(folded)
+    assert.ok(stepped.now() >= folded)
+  })
+
+  it('goes back to the view: folds what is left, and the view counts from then on', async () => {
+    const counted = (await counts(store)).raw
+    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 40))) // received after the last fold: the collector died
+    await restoreMinuteView(store, context, createLogger('silent'))
+    assertCountedOnce(await counts(store), counted + 60, 'the rows no fold had reached are folded')
+    await writeRows(store, tenMinutes(Date.UTC(2026, 10, 30, 7, 50)), defaultMetadata)
+    assertCountedOnce(await counts(store), counted + 120, 'the view counts what arrives next')
+  })
+})
+
+describe('a collector that folds its minutes', () => {
+  let collectorUnderTest: TestCollector
+
+  before(async () => {
+    collectorUnderTest = await startTestCollector({ name: collector, rollups: { minute: 'folded', fold_every_s: 1 } })
+  })
+  after(async () => {
+    await collectorUnderTest.stop()
+  })
+
+  it('stamps what it receives with its name and folds it within a fold interval', async () => {
+    const token = await collectorUnderTest.addProbe('fleet-probe-1')
+    const records = tenMinutes(Date.now() - 600_000, 'fleet-probe-1')
+    const response = await collectorUnderTest.post(token, ndjson(records))
+    assert.equal(response.status, 200)
+    const [stamped] = await collectorUnderTest.rows<{ collectors: string[] }>('SELECT groupUniqArray(collector) AS collectors FROM catchment.measurements')
+    assert.deepEqual(stamped?.collectors, [collector])
+    let metrics = ''
+    for (let waited = 0; waited < 10_000 && !/^catchment_rollup_folded_rows_total 60$/m.test(metrics); waited += 100) {
+      await sleep(100)
+      metrics = await (await fetch(`${collectorUnderTest.url}/metrics`)).text()
+    }
+    assert.match(metrics, /^catchment_rollup_folded_rows_total 60$/m, 'folded within a few intervals')
+    const until = Number(/^catchment_rollup_folded_until_seconds (\S+)$/m.exec(metrics)?.[1])
+    assert.ok(until * 1000 > Date.now() - 10_000, 'the metrics say how far the minute rollup reaches')
+    const [minutes] = await collectorUnderTest.rows<{ samples: string }>('SELECT sum(samples) AS samples FROM catchment.measurements_1m')
+    assert.equal(Number(minutes?.samples), records.length)
+  })
+})
