@@ -18,6 +18,7 @@ import { measurementRoutes } from './routes/measurements.ts'
 import { scheduleRoutes } from './routes/schedule.ts'
 import type { Store } from './store/client.ts'
 import type { Receipt } from './ingest/tsv.ts'
+import type { MinuteFold } from './rollups/minute-fold.ts'
 import type { ProbeRegistry } from './store/probes.ts'
 
 export interface AppDependencies {
@@ -31,6 +32,8 @@ export interface AppDependencies {
   pops: PopLocationSync
   /** Who received a request and when, stamped on its rows. */
   receipt(): Receipt
+  /** The scheduled minute fold, or null when the minute view feeds the rollup. */
+  fold: MinuteFold | null
   /** True once shutdown has begun: readiness fails so load balancers stop sending. */
   isDraining(): boolean
 }
@@ -78,7 +81,7 @@ export function createApp(deps: AppDependencies): Hono {
   app.use('/v1/catchment', readGate)
   app.route('/v1', analysisRoutes(deps.store, deps.pops))
   app.use('/v1/admin/*', adminAuth(adminToken))
-  app.route('/v1/admin', adminRoutes(deps.registry, deps.directory))
+  app.route('/v1/admin', adminRoutes(deps.registry, deps.directory, deps.fold))
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: `${c.req.method} ${c.req.path} is not an endpoint` }, 404))
   app.onError((error, c) => {

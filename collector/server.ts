@@ -62,7 +62,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
   popTimer.unref()
   let draining = false
   const receipt = () => ({ collector: config.name, receivedAt: clock.now() })
-  const app = createApp({ config, store, registry, directory, queue, metrics, logger, pops, receipt, isDraining: () => draining })
+  const app = createApp({ config, store, registry, directory, queue, metrics, logger, pops, receipt, fold, isDraining: () => draining })
 
   // Plain HTTP/1.1 (no createServer option), so the server is a node:http Server.
   const server = (await new Promise<ServerType>((resolve) => {

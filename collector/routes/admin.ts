@@ -4,6 +4,7 @@ import * as v from 'valibot'
 import { probeMetadataSchema } from '../../probe/metadata.ts'
 import { describeIssue } from '../../probe/validation.ts'
 import type { ProbeDirectory } from '../auth/directory.ts'
+import type { MinuteFold } from '../rollups/minute-fold.ts'
 import { ProbeRegistryError, type ProbeRecord, type ProbeRegistry } from '../store/probes.ts'
 
 /** What the API shows of a probe: never the secret's hash. */
@@ -12,7 +13,8 @@ export function publicProbe(record: ProbeRecord) {
   return rest
 }
 
-export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory): Hono {
+/** `fold` is null when the minute rollup is fed by its view (`rollups.minute: views`). */
+export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory, fold: MinuteFold | null): Hono {
   const app = new Hono()
 
   app.get('/probes', async (c) => c.json({ probes: (await registry.list()).map(publicProbe) }))
@@ -42,6 +44,13 @@ export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory):
       if (error instanceof ProbeRegistryError) return c.json({ error: error.code, message: error.message }, 404)
       throw error
     }
+  })
+
+  // Folds what this collector has received, now rather than at the next interval: before a report, or at the end of a benchmark.
+  app.post('/rollups/fold', async (c) => {
+    if (!fold) return c.json({ error: 'NOT_FOLDING', message: 'rollups.minute is "views": the minute rollup counts every insert as it is written' }, 409)
+    const window = await fold.foldDue()
+    return c.json({ folded: window && { collector: window.collector, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), raw_rows: window.rawRows } })
   })
   return app
 }

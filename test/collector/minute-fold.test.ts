@@ -155,11 +155,19 @@ describe('the minute rollup folded on a schedule', () => {
   })
 })
 
+const adminToken = 'minute-fold-admin-token'
+
+/** The admin API's fold-now, as an operator calls it. */
+async function foldNow(target: TestCollector): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${target.url}/v1/admin/rollups/fold`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> }
+}
+
 describe('a collector that folds its minutes', () => {
   let collectorUnderTest: TestCollector
 
   before(async () => {
-    collectorUnderTest = await startTestCollector({ name: collector, rollups: { minute: 'folded', fold_every_s: 1 } })
+    collectorUnderTest = await startTestCollector({ name: collector, admin_token: adminToken, rollups: { minute: 'folded', fold_every_s: 1 } })
   })
   after(async () => {
     await collectorUnderTest.stop()
@@ -182,5 +190,25 @@ describe('a collector that folds its minutes', () => {
     assert.ok(until * 1000 > Date.now() - 10_000, 'the metrics say how far the minute rollup reaches')
     const [minutes] = await collectorUnderTest.rows<{ samples: string }>('SELECT sum(samples) AS samples FROM catchment.measurements_1m')
     assert.equal(Number(minutes?.samples), records.length)
+  })
+
+  it('folds at once when the operator asks, so a report can count everything received', async () => {
+    const token = await collectorUnderTest.addProbe('fleet-probe-2')
+    const records = tenMinutes(Date.now() - 600_000, 'fleet-probe-2')
+    assert.equal((await collectorUnderTest.post(token, ndjson(records))).status, 200)
+    const answer = await foldNow(collectorUnderTest)
+    assert.equal(answer.status, 200)
+    const [minutes] = await collectorUnderTest.rows<{ samples: string }>("SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'fleet-probe-2'")
+    assert.equal(Number(minutes?.samples), records.length, 'whichever fold took them, they are folded when the call returns')
+  })
+})
+
+describe('a collector whose minute view counts every insert', () => {
+  it('says there is nothing to fold', async (t) => {
+    const viewFed = await startTestCollector({ admin_token: adminToken })
+    t.after(() => viewFed.stop())
+    const answer = await foldNow(viewFed)
+    assert.equal(answer.status, 409)
+    assert.equal(answer.json.error, 'NOT_FOLDING')
   })
 })
