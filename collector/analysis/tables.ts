@@ -4,9 +4,10 @@
  * `defaultDatabase`, so one dashboard serves any database name.
  */
 import type { Store } from '../store/client.ts'
-import { dailyNetworkRollupTable, dailyRollupTable, hourlyRollupTable, networkRollupTable, popLocationsTable, probesTable, qualified, rollupTable } from '../store/schema.ts'
+import { dailyNetworkRollupTable, dailyRollupTable, hourlyRollupTable, liveMinutesView, networkRollupTable, popLocationsTable, probesTable, qualified } from '../store/schema.ts'
 
 export interface AnalysisTables {
+  /** The minute rollup with what a folding collector has not folded yet (schema.ts, `liveMinutesView`). */
   minutes: string
   hours: string
   days: string
@@ -20,7 +21,7 @@ export interface AnalysisTables {
 export function analysisTables(store?: Pick<Store, 'database'>): AnalysisTables {
   const name = (table: string) => (store ? qualified(store, table) : table)
   return {
-    minutes: name(rollupTable.name),
+    minutes: name(liveMinutesView.name),
     hours: name(hourlyRollupTable.name),
     days: name(dailyRollupTable.name),
     networkHours: name(networkRollupTable.name),

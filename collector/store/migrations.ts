@@ -28,6 +28,7 @@ import {
   addColumns,
   addIndex,
   createDatabase,
+  createPlainView,
   createTable,
   createView,
   dailyNetworkRollupTable,
@@ -40,6 +41,7 @@ import {
   heartbeatsTable,
   hourlyRollupTable,
   hourlyRollupView,
+  liveMinutesView,
   measurementsTable,
   migrationsTable,
   modifySettings,
@@ -141,7 +143,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 8,
-    name: 'the minute rollup may be folded on a schedule: raw rows name their collector, a fold ledger, folds deduplicated when run again',
+    name: 'the minute rollup may be folded on a schedule: raw rows name their collector, a fold ledger, folds deduplicated when run again, the minutes with what is not folded yet',
     statements: (context) => {
       const rollups = [rollupTable, hourlyRollupTable, networkRollupTable, dailyRollupTable, dailyNetworkRollupTable]
       return [
@@ -149,6 +151,7 @@ export const migrations: readonly Migration[] = [
         ...(measurementsTable.indexes ?? []).flatMap((index) => addIndex(context, measurementsTable, index)),
         ...rollups.map((table) => modifySettings(context, table, rollupSettings)),
         ...createTable(context, rollupFoldsTable),
+        createPlainView(context, liveMinutesView),
       ]
     },
   },

@@ -209,6 +209,47 @@ FROM ${from}
 GROUP BY minute, target, probe, pop`,
 }
 
+/** A plain view: a stored SELECT over the store's (plain-named) tables, read like a table. */
+export interface PlainViewDefinition {
+  name: string
+  select: (context: SchemaContext) => string
+}
+
+/**
+ * Rows a folding collector has received and not yet folded (see
+ * collector/rollups/minute-fold.ts): each one's, from the end of its last
+ * done window. A collector that folds stamps its rows with its name; one
+ * whose minute view counts them stamps none, so they are never here. The
+ * first bound is a constant (a scalar subquery), so the minmax index on
+ * `received_at` skips every older part; collectors silent for a day are
+ * left out of it, or one long gone would make every query read a day.
+ */
+const unfoldedRows = (context: SchemaContext) => {
+  const marks = `SELECT toString(collector) AS collector, max(folded_to) AS folded_to FROM ${qualified(context, 'rollup_folds')} WHERE state = 'done' GROUP BY collector`
+  const foldedTo = `(SELECT mapFromArrays(groupArray(collector), groupArray(folded_to)) FROM (${marks}))`
+  return `${qualified(context, measurementsTable.name)}
+  WHERE collector != ''
+    AND received_at >= (SELECT ifNull(minOrNull(folded_to), toDateTime64('2299-12-31 00:00:00', 3, 'UTC')) FROM (${marks}) WHERE folded_to > now() - INTERVAL 1 DAY)
+    AND mapContains(${foldedTo}, collector) AND received_at >= ${foldedTo}[collector]`
+}
+
+/** The minute rollup's columns, as its view writes them, and `period`. */
+const minuteColumns = 'minute, target, probe, pop, asn, isp, country, city, samples, errors, connect_samples, connect_min, connect_q, total_q, connect_hist, errors_by_code, minute AS period'
+
+/**
+ * The minute rollup as the dashboards and analysis read it: the rollup,
+ * and the rows received since the last fold aggregated the same way (the
+ * minute view's own SELECT). With the minute view feeding the rollup there
+ * are no such rows, and this is the rollup. Folded on a schedule, it still
+ * shows the last minute, not a gap until the next fold.
+ */
+export const liveMinutesView: PlainViewDefinition = {
+  name: 'measurements_1m_live',
+  select: (context) => `SELECT ${minuteColumns} FROM ${qualified(context, 'measurements_1m')}
+UNION ALL
+SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
+}
+
 /**
  * The hour rollup: what a week or a month of dashboards and the findings'
  * history read, sixty times fewer rows than the minute rollup. It is fed from
@@ -509,6 +550,10 @@ export function addIndex(context: SchemaContext, table: TableDefinition, index: 
 /** ALTER … MODIFY SETTING on the tables that hold the rows (the local ones on a cluster). */
 export function modifySettings(context: SchemaContext, table: TableDefinition, settings: string): string {
   return `ALTER TABLE ${qualified(context, localName(context, table.name))}${onCluster(context)} MODIFY SETTING ${settings}`
+}
+
+export function createPlainView(context: SchemaContext, view: PlainViewDefinition): string {
+  return `CREATE OR REPLACE VIEW ${qualified(context, view.name)}${onCluster(context)} AS\n${view.select(context)}`
 }
 
 export function dropView(context: SchemaContext, view: ViewDefinition): string {

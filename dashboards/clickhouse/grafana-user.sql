@@ -8,7 +8,13 @@ CREATE USER IF NOT EXISTS catchment_grafana IDENTIFIED WITH sha256_password BY '
   SETTINGS readonly = 2, max_execution_time = 60;
 GRANT SELECT ON catchment.measurements TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1m TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1m_live TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1h TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1h_net TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1d TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1d_net TO catchment_grafana;
+-- The live minutes (a view) read the folds' ledger to leave out what is folded already.
+GRANT SELECT ON catchment.rollup_folds TO catchment_grafana;
 GRANT SELECT ON catchment.probe_heartbeats TO catchment_grafana;
 GRANT SELECT ON catchment.pop_locations TO catchment_grafana;
 GRANT SELECT(probe, asn, isp, country, city, lat, lon, tags, created_at, revoked_at, updated_at) ON catchment.probes TO catchment_grafana;

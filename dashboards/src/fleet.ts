@@ -1,4 +1,5 @@
 /** Fleet: who reports, how much, what fails, and who has gone quiet. */
+import { liveMinutesView } from '../../collector/store/schema.ts'
 import { dashboard } from './grafana.ts'
 import { bucket, bucketSeconds, filterVariables, filters, networkRows, rollupRows, rollupVariables, silentAfterVariable } from './variables.ts'
 
@@ -39,7 +40,7 @@ LEFT JOIN (
 ) AS h ON p.probe = h.probe
 LEFT JOIN (
   SELECT probe, max(minute) + INTERVAL 1 MINUTE AS last_measurement
-  FROM measurements_1m WHERE minute >= now() - INTERVAL 1 DAY GROUP BY probe
+  FROM ${liveMinutesView.name} WHERE minute >= now() - INTERVAL 1 DAY GROUP BY probe
 ) AS m ON p.probe = m.probe
 WHERE silent_minutes >= \${silent_after}
 ORDER BY silent_minutes DESC

@@ -4,12 +4,12 @@
  * the plugin turns the condition into `1=1` instead of an IN list of every value.
  */
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
-import { dailyNetworkRollupTable } from '../../collector/store/schema.ts'
+import { dailyNetworkRollupTable, liveMinutesView } from '../../collector/store/schema.ts'
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
 /**
  * Ranges longer than two days read the hour rollups, shorter ones the minute
- * rollup: `$rollup` keeps the probe (maps, findings, catchment changes),
+ * rollup with the rows not folded yet (`liveMinutesView`): `$rollup` keeps the probe (maps, findings, catchment changes),
  * `$network_rollup` drops it for fleet-wide panels, which then merge one
  * digest per network instead of one per probe. `$step` is the bucket in
  * seconds. All are recomputed whenever the time range changes.
@@ -18,8 +18,8 @@ const longRangeSeconds = 2 * 86_400
 const isLongRange = `\${__to:date:seconds} - \${__from:date:seconds} > ${longRangeSeconds}`
 
 export const rollupVariables: Variable[] = [
-  queryVariable({ name: 'rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h', 'measurements_1m')`, multi: false, refresh: 2, hidden: true }),
-  queryVariable({ name: 'network_rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h_net', 'measurements_1m')`, multi: false, refresh: 2, hidden: true }),
+  queryVariable({ name: 'rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h', '${liveMinutesView.name}')`, multi: false, refresh: 2, hidden: true }),
+  queryVariable({ name: 'network_rollup', sql: `SELECT if(${isLongRange}, 'measurements_1h_net', '${liveMinutesView.name}')`, multi: false, refresh: 2, hidden: true }),
   queryVariable({ name: 'step', sql: `SELECT if(${isLongRange}, 3600, 60)`, multi: false, refresh: 2, hidden: true }),
 ]
 

@@ -37,7 +37,7 @@ import { Pool } from 'undici'
 import { rowColumns } from '../../collector/ingest/tsv.ts'
 import { openStore } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
-import { measurementsTable } from '../../collector/store/schema.ts'
+import { dropView, measurementsTable, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { repoRoot } from '../helpers/cli.ts'
 import { fleetInserts, fleetMetadata, fleetRecords, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
@@ -59,6 +59,14 @@ const { values } = parseArgs({
     probes: { type: 'string', default: '50' },
     targets: { type: 'string', default: '5' },
     span: { type: 'string', default: '3600' },
+    /**
+     * How the minute rollup is fed (`rollups.minute`): `views`, or `folded` on a
+     * schedule, every `fold-every` seconds. Folded, a run ends when every row is
+     * folded (the admin API's fold-now after the last acknowledgement), and the
+     * raw bar folds its rows once after inserting them, in its time.
+     */
+    minute: { type: 'string', default: 'views' },
+    'fold-every': { type: 'string', default: '60' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
   },
@@ -70,6 +78,11 @@ const steadySeconds = Number(values['steady-seconds'])
 const writers = Number(values.writers)
 const insertRows = Number(values['insert-rows'])
 const fleet: FleetShape = { probes: Number(values.probes), targets: Number(values.targets), spanMs: Number(values.span) * 1000 }
+const folded = values.minute === 'folded'
+if (!['views', 'folded'].includes(values.minute)) {
+  console.error(`--minute must be views or folded, not ${values.minute}`)
+  process.exit(2)
+}
 const collectorBin = path.join(repoRoot, 'dist/collector/cli.js')
 if (!existsSync(collectorBin)) {
   console.error('dist/ is missing: run `npm run build` first')
@@ -135,10 +148,19 @@ async function rawInsert(rows: Measurement[], writers: number): Promise<number> 
   const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: writers })
   try {
     await migrate(store, { retentionDays: 400 })
+    const context = { database: store.database, retentionDays: 400 }
+    if (folded) await store.client('registry').command({ query: dropView(context, rollupView) })
     const inserts = fleetInserts(fleet, rows, insertRows)
     const limit = pLimit(writers)
     const began = performance.now()
     await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
+    // All the rows in one fold, the cheapest a fold can be: the bar the collector's folds are held to.
+    if (folded) {
+      await store.client('ingest').command({
+        query: `INSERT INTO ${qualified(context, rollupTable.name)} ${rollupView.select(qualified(context, measurementsTable.name))}`,
+        clickhouse_settings: { optimize_on_insert: 0 },
+      })
+    }
     return performance.now() - began
   } finally {
     await store.close()
@@ -155,7 +177,7 @@ interface Collector {
 async function startCollector(dir: string): Promise<Collector> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
   const config = path.join(dir, 'collector.json')
-  writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows } }))
+  writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: Number(values['fold-every']) } }))
   const child = spawn(process.execPath, [...profile, collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
     env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -264,7 +286,17 @@ async function main(): Promise<void> {
         }
       }),
     )
-    const httpMs = performance.now() - began
+    const ackedMs = performance.now() - began
+    let foldMs = 0
+    if (folded) {
+      const foldBegan = performance.now()
+      const response = await pool.request({ path: '/v1/admin/rollups/fold', method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
+      if (response.statusCode !== 200) throw new Error(`fold-now answered ${response.statusCode}: ${await response.body.text()}`)
+      await response.body.dump()
+      foldMs = performance.now() - foldBegan
+      console.error(`  every row acknowledged after ${(ackedMs / 1000).toFixed(1)} s (${rate(accepted, ackedMs).toLocaleString('en')}/s), and folded ${(foldMs / 1000).toFixed(1)} s later`)
+    }
+    const httpMs = ackedMs + foldMs
     const cpuAfter = sampleProcess(collector.pid)
     const threadsAfter = threadCpuSeconds(collector.pid)
     const mainThreadSeconds = threadCpuBetween(threadsBefore, threadsAfter, (thread) => thread.tid === collector.pid)
@@ -303,6 +335,7 @@ async function main(): Promise<void> {
 
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
+    console.log(`  minute rollup: ${folded ? `folded every ${values['fold-every']} s, and at the end (HTTP: the last fold took ${(foldMs / 1000).toFixed(1)} s; acknowledgements alone ${rate(accepted, ackedMs).toLocaleString('en')}/s)` : 'by its view, on every insert'}`)
     console.log(`  fleet: ${fleet.probes.toLocaleString('en')} probes × ${fleet.targets} targets, each pair measured every ${secondsBetweenSamples(fleet, total).toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
     console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)

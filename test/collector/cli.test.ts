@@ -142,11 +142,12 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_local` ON CLUSTER `fleet` ADD INDEX IF NOT EXISTS received_at_minmax/)
     assert.doesNotMatch(ddl, /ALTER TABLE `catchment`\.`measurements` ON CLUSTER `fleet` (ADD|MATERIALIZE) INDEX/, 'a Distributed table has no indexes')
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` MODIFY SETTING non_replicated_deduplication_window/)
+    assert.match(ddl, /CREATE OR REPLACE VIEW `catchment`\.`measurements_1m_live` ON CLUSTER `fleet` AS\nSELECT [^\n]* FROM `catchment`\.`measurements_1m`\n/, 'the live minutes read the Distributed tables')
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 11 + 6 + 3,
-      'database, 11 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, and the three migration 7 made anew',
+      1 + 2 * 11 + 6 + 3 + 1,
+      'database, 11 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, and the live minutes',
     )
   })
 

@@ -39,6 +39,9 @@ async function rows<T>(store: Store, sql: string): Promise<T[]> {
 /** Samples every tier counts, and the raw rows: folded right, all six are equal. */
 async function counts(store: Store): Promise<{ raw: number } & Record<string, number>> {
   const sums = tiers.map((table) => `(SELECT sum(samples) FROM catchment.${table}) AS ${table}`).join(', ')
+  // What the dashboards read for short ranges: the minutes and what is not folded yet.
+  const [live] = await rows<{ samples: number }>(store, 'SELECT sum(samples) AS samples FROM catchment.measurements_1m_live')
+  assert.equal(live?.samples, (await rows<{ n: number }>(store, 'SELECT count() AS n FROM catchment.measurements'))[0]?.n, 'the live minutes count every row once, folded or not')
   const [row] = await rows<{ raw: number } & Record<string, number>>(store, `SELECT (SELECT count() FROM catchment.measurements) AS raw, ${sums}`)
   assert.ok(row)
   return row

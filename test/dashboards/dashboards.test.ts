@@ -226,7 +226,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   }
 
   const ranges = [
-    { name: 'the last hour (minute rollup)', hours: 1, rollup: 'measurements_1m', networkRollup: 'measurements_1m' },
+    { name: 'the last hour (minute rollup)', hours: 1, rollup: 'measurements_1m_live', networkRollup: 'measurements_1m_live' },
     { name: 'the last week (hour rollups)', hours: 24 * 7, rollup: 'measurements_1h', networkRollup: 'measurements_1h_net' },
   ]
   const results = new Map<string, Result>()
@@ -257,11 +257,11 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   }
 
   it('shows Ziggo served from Madrid on the map, KPN from Amsterdam, and the split Frankfurt probe', () => {
-    const map = results.get('measurements_1m:catchment-overview:Vantage points by the PoP that serves them')
+    const map = results.get('measurements_1m_live:catchment-overview:Vantage points by the PoP that serves them')
     const served = new Map(column(map, 'probe_name').map((probe, i) => [probe, column(map, 'served_pop')[i]]))
     assert.equal(served.get('ziggo-0'), 'mad')
     assert.equal(served.get('kpn-2'), 'ams')
-    const matrix = results.get('measurements_1m:catchment-overview:Networks × PoPs: share of samples (%)')
+    const matrix = results.get('measurements_1m_live:catchment-overview:Networks × PoPs: share of samples (%)')
     const dtag = column(matrix, 'network').flatMap((network, i) => (String(network).includes('AS3320') ? [Number(column(matrix, 'share_pct')[i])] : []))
     assert.deepEqual(dtag.sort(), [50, 50], 'half its samples each from ams and fra')
   })
@@ -269,31 +269,31 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
   it('lists the same findings as the API', async () => {
     const from = new Date(now - 3_600_000)
     const api = await findFindings(collector.store, { since: from, minSamples: 10 })
-    const panel = results.get('measurements_1m:catchment-findings:Current findings')
+    const panel = results.get('measurements_1m_live:catchment-findings:Current findings')
     assert.deepEqual(column(panel, 'id'), api.map((finding) => finding.id))
     assert.deepEqual(column(panel, 'gi_ms'), api.map((finding) => finding.gi_ms))
     assert.ok(api.some((finding) => finding.asn === 33915 && finding.served_pop === 'mad'))
   })
 
   it('shows the Frankfurt probe moving from ams to fra, errors by code, and the silent probe', () => {
-    const changes = results.get('measurements_1m:catchment-findings:Catchment changes')
+    const changes = results.get('measurements_1m_live:catchment-findings:Catchment changes')
     assert.deepEqual([column(changes, 'probe')[0], column(changes, 'from_pop')[0], column(changes, 'to_pop')[0]], ['dtag-0', 'ams', 'fra'])
     const weekOfChanges = results.get('measurements_1h:catchment-findings:Networks whose PoP changed')
     const stockholm = column(weekOfChanges, 'network').flatMap((network, i) => (String(network).includes('AS1299') ? [column(weekOfChanges, 'served_by')[i]] : []))
     assert.deepEqual([...new Set(stockholm)], ['ams', 'fra'], 'hour by hour, Stockholm went from ams to fra')
-    const errors = results.get('measurements_1m:catchment-fleet:Error rate by code')
+    const errors = results.get('measurements_1m_live:catchment-fleet:Error rate by code')
     assert.deepEqual([...new Set(column(errors, 'code'))].sort(), ['ECONNREFUSED', 'TIMEOUT'])
-    const silent = results.get('measurements_1m:catchment-fleet:Silent probes')
+    const silent = results.get('measurements_1m_live:catchment-fleet:Silent probes')
     assert.deepEqual(column(silent, 'probe_name'), ['quiet-1'])
     assert.ok(Number(column(silent, 'silent_minutes')[0]) >= 179)
-    const backlog = results.get('measurements_1m:catchment-fleet:Spool backlog')
+    const backlog = results.get('measurements_1m_live:catchment-fleet:Spool backlog')
     assert.deepEqual([...new Set(column(backlog, 'probe_name'))], ['kpn-0'])
   })
 
   it('counts every sample once in the rate and the heatmap, in either rollup', () => {
     // The last hour holds the 7 probes' 40 samples and the 4 failures; the week adds Stockholm's 60 older ones.
     const expected = [
-      { rollup: 'measurements_1m', interval: 60, connects: 7 * 40 },
+      { rollup: 'measurements_1m_live', interval: 60, connects: 7 * 40 },
       { rollup: 'measurements_1h', interval: 3600, connects: 7 * 40 + 60 },
     ]
     for (const { rollup, interval, connects } of expected) {
