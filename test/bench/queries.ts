@@ -13,7 +13,7 @@
  * every 3 h (Calder et al. saw 1–3 %); 1 % have their RTT rise by 15 ms every
  * other 5 h (path changes); and 0.5 % of samples are 20 ms congestion spikes.
  *
- *   node --import tsx test/bench/queries.ts [--rows 100000000] [--dir DIR]
+ *   node --import tsx test/bench/queries.ts [--rows 100000000] [--dir DIR] [--unfolded ROWS]
  *
  * With --dir the store is kept there, and a later run with the same --dir
  * measures again without generating (generating 100M rows takes minutes).
@@ -26,6 +26,7 @@ import { catchmentReport } from '../../collector/analysis/catchment.ts'
 import { findFindings } from '../../collector/analysis/findings.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
+import { dropView, rollupView } from '../../collector/store/schema.ts'
 import { dashboards } from '../../dashboards/src/build.ts'
 import { panelSql, resolveVariables, type DashboardVariable } from '../helpers/grafana.ts'
 import { machine } from './lib/proc.ts'
@@ -35,6 +36,14 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '100000000' },
     dir: { type: 'string' },
     runs: { type: 'string', default: '3' },
+    /**
+     * Rows received since the last fold, as a collector with `rollups.minute:
+     * folded` leaves them between folds (2.4M is two minutes of a fleet
+     * writing 20k/s): the fleet's latest rows again, with new ids, named by
+     * a folding collector, which the live minutes aggregate at every query.
+     * 0 (the default) is a store whose minute view counts every insert.
+     */
+    unfolded: { type: 'string', default: '0' },
   },
 })
 const rows = Number(values.rows)
@@ -144,6 +153,23 @@ if (!reuse) {
   console.error(`generated in ${(ms / 1000).toFixed(0)} s`)
   writeFileSync(marker, `${end}\n`)
 }
+const unfoldedRows = Number(values.unfolded)
+if (unfoldedRows > 0) {
+  const unfoldedSeconds = Math.ceil(unfoldedRows / ((probes * targets) / roundSeconds))
+  const client = store.client('ingest')
+  const ledger = await (await client.query({ query: 'SELECT count() AS n FROM catchment.rollup_folds', format: 'JSONEachRow' })).json<{ n: string }>()
+  if (Number(ledger[0]?.n) === 0) {
+    await client.command({ query: dropView({ database: 'catchment', retentionDays: 400 }, rollupView) })
+    const foldedTo = new Date(Date.now() - 1000).toISOString()
+    await client.insert({ table: 'catchment.rollup_folds', values: [{ collector: 'bench-collector', folded_from: foldedTo, folded_to: foldedTo, state: 'done', raw_rows: 0 }], format: 'JSONEachRow' })
+    await client.command({
+      query: `INSERT INTO catchment.measurements SELECT * REPLACE (generateUUIDv4() AS id, 'bench-collector' AS collector, now64(3) AS received_at)
+        FROM catchment.measurements WHERE ts >= toDateTime(${end - unfoldedSeconds}) AND collector = ''`,
+    })
+  }
+  const [tail] = await (await client.query({ query: "SELECT count() AS n FROM catchment.measurements WHERE collector = 'bench-collector'", format: 'JSONEachRow' })).json<{ n: string }>()
+  console.error(`unfolded: ${Number(tail?.n).toLocaleString('en')} rows received since the last fold`)
+}
 const counts = { measurements: await tableRows('measurements'), minutes: await tableRows('measurements_1m'), hours: await tableRows('measurements_1h') }
 console.error(`stored: ${counts.measurements.toLocaleString('en')} measurements, ${counts.minutes.toLocaleString('en')} minute rows, ${counts.hours.toLocaleString('en')} hour rows`)
 
@@ -174,7 +200,7 @@ for (const hours of [6, 24 * 7]) {
 }
 
 const slowest = [...timings].sort((a, b) => Math.min(...b.ms) - Math.min(...a.ms))
-console.log(`\nQueries over ${counts.measurements.toLocaleString('en')} measurements (${counts.minutes.toLocaleString('en')} minute rows, ${counts.hours.toLocaleString('en')} hour rows)`)
+console.log(`\nQueries over ${counts.measurements.toLocaleString('en')} measurements (${counts.minutes.toLocaleString('en')} minute rows, ${counts.hours.toLocaleString('en')} hour rows)${unfoldedRows > 0 ? `, ${unfoldedRows.toLocaleString('en')} more received since the last fold` : ''}`)
 console.log(`machine: ${machine()}`)
 console.log(`each query ${runs}× (best / median / worst ms), slowest first:`)
 for (const timing of slowest) {
