@@ -164,7 +164,7 @@ if (unfoldedRows > 0) {
     await client.insert({ table: 'catchment.rollup_folds', values: [{ collector: 'bench-collector', folded_from: foldedTo, folded_to: foldedTo, state: 'done', raw_rows: 0 }], format: 'JSONEachRow' })
     await client.command({
       query: `INSERT INTO catchment.measurements SELECT * REPLACE (generateUUIDv4() AS id, 'bench-collector' AS collector, now64(3) AS received_at)
-        FROM catchment.measurements WHERE ts >= toDateTime(${end - unfoldedSeconds}) AND collector = ''`,
+        FROM catchment.measurements WHERE ts >= toDateTime(${end - unfoldedSeconds})`,
     })
   }
   const [tail] = await (await client.query({ query: "SELECT count() AS n FROM catchment.measurements WHERE collector = 'bench-collector'", format: 'JSONEachRow' })).json<{ n: string }>()
