@@ -5,7 +5,10 @@
  */
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { createGunzip } from 'node:zlib'
+import { promisify } from 'node:util'
+import { gunzip } from 'node:zlib'
+
+const gunzipAsync = promisify(gunzip)
 
 export class BodyError extends Error {
   constructor(
@@ -45,11 +48,23 @@ export async function readBody(request: Request, maxBytes: number): Promise<Buff
   if (encoding === 'identity') return collect(raw, maxBytes, 'body')
 
   const wire = await collect(raw, maxBytes, 'body')
-  const gunzip = createGunzip()
-  const inflated = collect(gunzip, maxBytes, 'decompressed body').catch((error: unknown) => {
-    if (error instanceof BodyError) throw error
+  return inflate(wire, maxBytes)
+}
+
+/**
+ * One inflate on the thread pool, stopped at `maxBytes` (zlib's own limit,
+ * which ends the inflate as soon as it is passed). Inflating is the largest
+ * item of the collector's main-thread profile at a live agent's 100-record
+ * batches, as it was with a gunzip stream: the one call is simpler, not
+ * measurably cheaper (output in 256 KB pieces instead of 16 KB was dearer).
+ */
+async function inflate(wire: Buffer, maxBytes: number): Promise<Buffer> {
+  try {
+    return await gunzipAsync(wire, { maxOutputLength: maxBytes })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BodyError(`decompressed body is larger than ${maxBytes} bytes`, 413, 'BODY_TOO_LARGE')
+    }
     throw new BodyError(`body is not valid gzip: ${(error as Error).message}`, 400, 'BAD_GZIP')
-  })
-  gunzip.end(wire)
-  return inflated
+  }
 }

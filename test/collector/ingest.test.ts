@@ -188,6 +188,7 @@ describe('a probe streams measurements to the collector', () => {
       assert.ok(bomb.length < 1024 * 1024)
       const response = await collector.post(token, bomb, { 'content-encoding': 'gzip' })
       assert.equal(response.status, 413)
+      assert.equal(response.json.error, 'BODY_TOO_LARGE')
     })
 
     it('a body that claims gzip but is not is 400', async () => {
