@@ -55,16 +55,16 @@ export const configSchema = v.strictObject({
     }),
     {},
   ),
-  /** This collector's name, which the rows it writes carry; collectors sharing a store need distinct names. */
+  /** This collector's name: folding, it stamps it on the rows it receives and folds only those, so collectors sharing a store need distinct names. */
   name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1–64 letters, digits, dots, dashes or underscores')), () => hostname().slice(0, 64)),
   rollups: v.optional(
     v.strictObject({
       /**
        * How the minute rollup is fed: `views`, a materialized view on every
-       * insert (current to the second); or `folded` on a schedule, which at a
-       * fleet's shape takes about twice the ingest, with the minute tier (and
-       * those fed from it) behind by up to `fold_every_s`. Every collector on
-       * one store must use the same.
+       * insert; or `folded` on a schedule, which at a fleet's shape takes 1.5–2
+       * times the ingest. Folded, the minute tier (and those fed from it) is
+       * behind by up to `fold_every_s`; the live minutes the dashboards read
+       * are not. Every collector on one store must use the same.
        */
       minute: v.optional(v.picklist(['views', 'folded']), 'views'),
       fold_every_s: v.optional(bounded(1, 3600), 60),

@@ -22,8 +22,9 @@
  * - A late row from a probe's spool is received now, whatever its `ts`, so
  *   it is folded with the window it arrived in, into the minute it measured.
  * What it costs: the minute tier (and the tiers fed from it) is behind the raw
- * table by up to a fold interval; `catchment_rollup_folded_until_seconds`
- * says how far it reaches.
+ * table by up to a fold interval (`catchment_rollup_folded_until_seconds`
+ * says how far it reaches), and the live minutes (schema.ts) aggregate what is
+ * not folded yet at every query that reads them.
  */
 import type { Logger } from '../logger.ts'
 import type { CollectorMetrics } from '../metrics.ts'

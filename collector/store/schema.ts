@@ -84,7 +84,7 @@ export const measurementsTable: TableDefinition = {
     // Stamped by the collector when the request arrived (the store's clock before migration 8): what the
     // scheduled minute fold reads its windows by, so a late row from a spool is folded when it arrives.
     "received_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))",
-    "collector LowCardinality(String) DEFAULT '' COMMENT 'the collector that wrote the row: each folds only its own'",
+    "collector LowCardinality(String) DEFAULT '' COMMENT 'the folding collector that received the row (each folds only its own); empty when the minute view counted it'",
   ],
   indexes: ['received_at_minmax received_at TYPE minmax GRANULARITY 1'],
   // Replacing on the full key: the collector drops retried records before they
@@ -225,7 +225,7 @@ export interface PlainViewDefinition {
  * left out of it, or one long gone would make every query read a day.
  */
 const unfoldedRows = (context: SchemaContext) => {
-  const marks = `SELECT toString(collector) AS collector, max(folded_to) AS folded_to FROM ${qualified(context, 'rollup_folds')} WHERE state = 'done' GROUP BY collector`
+  const marks = `SELECT toString(collector) AS collector, max(folded_to) AS folded_to FROM ${qualified(context, rollupFoldsTable.name)} WHERE state = 'done' GROUP BY collector`
   const foldedTo = `(SELECT mapFromArrays(groupArray(collector), groupArray(folded_to)) FROM (${marks}))`
   return `${qualified(context, measurementsTable.name)}
   WHERE collector != ''
@@ -245,7 +245,7 @@ const minuteColumns = 'minute, target, probe, pop, asn, isp, country, city, samp
  */
 export const liveMinutesView: PlainViewDefinition = {
   name: 'measurements_1m_live',
-  select: (context) => `SELECT ${minuteColumns} FROM ${qualified(context, 'measurements_1m')}
+  select: (context) => `SELECT ${minuteColumns} FROM ${qualified(context, rollupTable.name)}
 UNION ALL
 SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
 }
