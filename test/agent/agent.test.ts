@@ -162,6 +162,50 @@ describe('probe agent delivers every measurement exactly once', () => {
     assert.ok(Number(row?.c) >= 1)
     assert.equal(row?.target, 'from-collector')
   })
+
+  it('a collector folding its minutes, killed twice mid-stream: every measurement counted once in every rollup', async () => {
+    const token = await registerProbe('folded-1')
+    const port = await freePort()
+    const configFor = (foldEverySeconds: number) => {
+      const file = path.join(dir, `collector-folded-${foldEverySeconds}.yaml`)
+      writeFileSync(file, stringify({ name: 'folding-collector', rollups: { minute: 'folded', fold_every_s: foldEverySeconds } }))
+      return file
+    }
+    const serve = (foldEverySeconds = 1) => startServe(['--store', store, '--port', String(port), '--config', configFor(foldEverySeconds)])
+    let collector = await serve()
+    const agent = startAgentProcess(
+      writeAgentConfig('folded', {
+        collector: `http://127.0.0.1:${port}`,
+        token,
+        probe: 'folded-1',
+        targets: [{ name: 'folded-edge', url: target.url('/folded-1'), interval_s: 1, samples: 3, timeout_ms: 2000 }],
+        batch: { max_wait_s: 0.3, retry_max_s: 1 },
+      }),
+      path.join(dir, 'spool-folded'),
+    )
+    // Killed at odd moments, so a kill may land between a fold and its ledger entry as well as between folds.
+    await waitFor(2300)
+    assert.equal(await collector.stop('SIGKILL'), null)
+    collector = await serve()
+    await waitFor(3700)
+    assert.equal(await collector.stop('SIGKILL'), null)
+    // The last run never folds on its schedule: what it received is folded when it stops, or never.
+    collector = await serve(3600)
+    await waitFor(3000)
+    assert.equal(await agent.stop('SIGTERM'), 0, agent.logs())
+    assert.equal(await collector.stop('SIGTERM'), 0)
+
+    const measured = requestsFor('folded-1')
+    const tiers = ['measurements_1m', 'measurements_1m_live', 'measurements_1h', 'measurements_1h_net', 'measurements_1d', 'measurements_1d_net']
+    // By target: the network rollups have no probe, and only this probe measures this one.
+    const sums = tiers.map((table) => `(SELECT sum(samples) FROM catchment.${table} WHERE target = 'folded-edge') AS ${table}`)
+    const [row] = await queryStore<Record<string, string>>(store, `SELECT (SELECT count() FROM catchment.measurements WHERE target = 'folded-edge') AS raw, ${sums.join(', ')}`)
+    assert.ok(measured >= 15, `the agent measured through both kills (${measured} samples)`)
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(row ?? {}).map(([key, value]) => [key, Number(value)])),
+      Object.fromEntries(['raw', ...tiers].map((key) => [key, measured])),
+    )
+  })
 })
 
 describe('a bad agent config gets one clear message', () => {
