@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { rowBatch } from '../../collector/ingest/rows.ts'
@@ -14,6 +15,9 @@ import { defaultMetadata, ndjson, startTestCollector, tempDir, type TestCollecto
 import { makeRecord } from '../helpers/records.ts'
 
 const collector = 'collector-a'
+/** Midnight UTC a day ago: the test's rows stay well inside the store's retention whenever it runs. */
+const yesterday = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000
+const at = (hours: number, minutes = 0) => yesterday + hours * 3_600_000 + minutes * 60_000
 const tiers = ['measurements_1m', 'measurements_1h', 'measurements_1h_net', 'measurements_1d', 'measurements_1d_net']
 
 /** A probe's ten minutes, a sample every 10 s from `start`, every tenth a timeout. */
@@ -79,17 +83,18 @@ describe('the minute rollup folded on a schedule', () => {
   })
   after(async () => {
     await store.close()
+    rmSync(dataDir, { recursive: true, force: true })
   })
 
   it('takes over from the minute view: every row once, in the minute it measured, a spool’s late rows too', async () => {
-    const beforeSwitch = tenMinutes(Date.UTC(2026, 10, 29, 8, 0), 'counted-by-the-view')
+    const beforeSwitch = tenMinutes(at(8), 'counted-by-the-view')
     await writeRows(store, beforeSwitch, defaultMetadata)
     await folder.prepare()
     const [view] = await rows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1m_mv'")
     assert.equal(view?.n, 0, 'the view no longer feeds the minute rollup')
 
-    const live = tenMinutes(Date.UTC(2026, 10, 30, 7, 0))
-    const fromSpool = tenMinutes(Date.UTC(2026, 10, 28, 23, 55), 'back-from-an-outage')
+    const live = tenMinutes(at(7, 0))
+    const fromSpool = tenMinutes(at(0, -5), 'back-from-an-outage')
     await receive(live)
     await receive(fromSpool)
     const unfolded = await counts(store)
@@ -101,7 +106,7 @@ describe('the minute rollup folded on a schedule', () => {
     assertCountedOnce(await counts(store), 180, 'after the fold every tier counts every row once')
     const viewWouldWrite = perMinuteSql(rollupView.select('catchment.measurements'))
     assert.deepEqual(await rows(store, perMinuteSql('SELECT * FROM catchment.measurements_1m')), await rows(store, viewWouldWrite), 'each minute as the view would have made it')
-    const [late] = await rows<{ samples: number }>(store, "SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < '2026-11-29 00:00:00'")
+    const [late] = await rows<{ samples: number }>(store, `SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < toDateTime(${yesterday / 1000})`)
     assert.equal(late?.samples, 30, 'a late row lands in the minute it measured')
     const idle = await folder.foldDue()
     assert.equal(idle?.rawRows, 0, 'nothing received since, nothing folded')
@@ -109,11 +114,11 @@ describe('the minute rollup folded on a schedule', () => {
 
   it('stops a window short of a row still in the queue, and folds that row once it is committed', async () => {
     const counted = (await counts(store)).raw
-    const held = tenMinutes(Date.UTC(2026, 10, 30, 7, 10))
+    const held = tenMinutes(at(7, 10))
     const receivedAt = clock.now()
     pending = receivedAt // the queue holds it: received, not yet committed
     await sleep(5)
-    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 20)))
+    await receive(tenMinutes(at(7, 20)))
     const window = await folder.foldDue()
     assert.equal(window?.to, receivedAt, 'the window ends where the held row begins')
     await receive(held, receivedAt) // the insert commits after the fold
@@ -123,7 +128,7 @@ describe('the minute rollup folded on a schedule', () => {
   })
 
   it('folds a window again after a crash between its fold and its ledger entry, and counts it once', async () => {
-    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 30)))
+    await receive(tenMinutes(at(7, 30)))
     const window = await folder.foldDue()
     assert.ok(window)
     const counted = await counts(store)
@@ -150,10 +155,10 @@ describe('the minute rollup folded on a schedule', () => {
 
   it('goes back to the view: folds what is left, and the view counts from then on', async () => {
     const counted = (await counts(store)).raw
-    await receive(tenMinutes(Date.UTC(2026, 10, 30, 7, 40))) // received after the last fold: the collector died
+    await receive(tenMinutes(at(7, 40))) // received after the last fold: the collector died
     await restoreMinuteView(store, context, createLogger('silent'))
     assertCountedOnce(await counts(store), counted + 60, 'the rows no fold had reached are folded')
-    await writeRows(store, tenMinutes(Date.UTC(2026, 10, 30, 7, 50)), defaultMetadata)
+    await writeRows(store, tenMinutes(at(7, 50)), defaultMetadata)
     assertCountedOnce(await counts(store), counted + 120, 'the view counts what arrives next')
   })
 })

@@ -51,6 +51,7 @@ const totalsSql = (table: string) => `
 describe('the rollups', () => {
   let dataDir: string
   let store: Store
+  // A fixed day, kept by the stores here (retention 3650 days) whenever the tests run.
   const start = Date.UTC(2026, 10, 20, 9, 30)
 
   before(async () => {
@@ -63,7 +64,7 @@ describe('the rollups', () => {
 
   it('brings a store from before the hour rollup up to date, with its past hours backfilled', async () => {
     // The store as a collector before migration 4 left it: no histogram, no error codes, no hour rollup.
-    await migrate(store, { retentionDays: 30 }, 3)
+    await migrate(store, { retentionDays: 3650 }, 3)
     const minutes = qualified(store, rollupTable.name)
     const client = store.client('registry')
     await client.command({ query: `DROP VIEW ${qualified(store, rollupView.name)}` })
@@ -72,7 +73,7 @@ describe('the rollups', () => {
     await client.command({ query: `CREATE MATERIALIZED VIEW ${qualified(store, rollupView.name)} TO ${minutes} AS ${oldSelect}` })
     await writeRows(store, twoHours(start), defaultMetadata)
 
-    const report = await migrate(store, { retentionDays: 30 })
+    const report = await migrate(store, { retentionDays: 3650 })
     assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8])
 
     const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
@@ -89,7 +90,7 @@ describe('the rollups', () => {
 
     // A second run of the migration must not count the backfill twice.
     await store.client('registry').command({ query: `DELETE FROM catchment.schema_migrations WHERE version = 4` })
-    await migrate(store, { retentionDays: 30 })
+    await migrate(store, { retentionDays: 3650 })
     const [again] = await rows<Totals>(store, totalsSql('measurements_1h'))
     assert.equal(again?.samples, 400)
   })
@@ -193,7 +194,7 @@ describe('a store from before the digests left the hour and day rollups per prob
 
   /** The store as a collector at migration 6 left it: digests in every tier, the network hours fed from the probe hours. */
   async function asMigration6Left(): Promise<void> {
-    await migrate(store, { retentionDays: 30 }, 6)
+    await migrate(store, { retentionDays: 3650 }, 6)
     const client = store.client('registry')
     const run = (query: string) => client.command({ query })
     for (const view of [networkRollupView, hourlyRollupView, dailyRollupView]) await run(`DROP VIEW ${qualified(store, view.name)}`)
@@ -216,7 +217,7 @@ describe('a store from before the digests left the hour and day rollups per prob
     const [before] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
-    const report = await migrate(store, { retentionDays: 30 })
+    const report = await migrate(store, { retentionDays: 3650 })
     assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8])
     const columns = await rows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
