@@ -10,7 +10,7 @@
 import type { Measurement } from '../../probe/record.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
 import type { CanonicalLineReader } from './canonical-line.ts'
-import { metadataTail, tsvRow, type Receipt } from './tsv.ts'
+import { metadataTail, tsvRow, unnamedReceipt, type Receipt } from './tsv.ts'
 
 export interface RowBatch {
   /** The records with their probe's metadata as TabSeparated rows, one line each, in order. */
@@ -59,7 +59,7 @@ export class RowBatchBuilder {
     metadata: ProbeMetadata,
     private readonly options: RowBatchOptions = {},
   ) {
-    const receipt = options.receipt ?? { collector: '', receivedAt: Date.now() }
+    const receipt = options.receipt ?? unnamedReceipt()
     this.receivedAt = receipt.receivedAt
     this.tail = metadataTail(metadata, receipt)
     this.tailBytes = Buffer.from(this.tail)

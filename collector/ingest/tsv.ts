@@ -27,6 +27,9 @@ export interface Receipt {
   receivedAt: number
 }
 
+/** Received now by a collector whose minute view counts the rows: they carry no name. */
+export const unnamedReceipt = (): Receipt => ({ collector: '', receivedAt: Date.now() })
+
 const special = /[\\\t\n\r\0]/
 const specials = /[\\\t\n\r\0]/g
 const escapes: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
@@ -55,7 +58,7 @@ const number = (value: number | null): string => (value === null ? '\\N' : `${va
  * The probe's metadata and the request's receipt as the end of every one of
  * its rows, encoded once per batch rather than once per row.
  */
-export function metadataTail(metadata: ProbeMetadata, receipt: Receipt = { collector: '', receivedAt: Date.now() }): string {
+export function metadataTail(metadata: ProbeMetadata, receipt: Receipt = unnamedReceipt()): string {
   let tail = ''
   for (const column of metadataColumns) tail += `\t${field(metadata[column])}`
   return `${tail}\t${new Date(receipt.receivedAt).toISOString()}\t${escaped(receipt.collector)}\n`

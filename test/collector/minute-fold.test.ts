@@ -11,7 +11,7 @@ import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { rollupQuantiles, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
-import { defaultMetadata, ndjson, startTestCollector, tempDir, type TestCollector } from '../helpers/collector.ts'
+import { defaultMetadata, storeRows, ndjson, startTestCollector, tempDir, type TestCollector } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
 
 const collector = 'collector-a'
@@ -35,18 +35,13 @@ function tenMinutes(start: number, probe = 'fold-probe'): Measurement[] {
   })
 }
 
-async function rows<T>(store: Store, sql: string): Promise<T[]> {
-  const result = await store.client('query').query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
-  return result.json<T>()
-}
-
 /** Samples every tier counts, and the raw rows: folded right, all six are equal. */
 async function counts(store: Store): Promise<{ raw: number } & Record<string, number>> {
   const sums = tiers.map((table) => `(SELECT sum(samples) FROM catchment.${table}) AS ${table}`).join(', ')
   // What the dashboards read for short ranges: the minutes and what is not folded yet.
-  const [live] = await rows<{ samples: number }>(store, 'SELECT sum(samples) AS samples FROM catchment.measurements_1m_live')
-  assert.equal(live?.samples, (await rows<{ n: number }>(store, 'SELECT count() AS n FROM catchment.measurements'))[0]?.n, 'the live minutes count every row once, folded or not')
-  const [row] = await rows<{ raw: number } & Record<string, number>>(store, `SELECT (SELECT count() FROM catchment.measurements) AS raw, ${sums}`)
+  const [live] = await storeRows<{ samples: number }>(store, 'SELECT sum(samples) AS samples FROM catchment.measurements_1m_live')
+  assert.equal(live?.samples, (await storeRows<{ n: number }>(store, 'SELECT count() AS n FROM catchment.measurements'))[0]?.n, 'the live minutes count every row once, folded or not')
+  const [row] = await storeRows<{ raw: number } & Record<string, number>>(store, `SELECT (SELECT count() FROM catchment.measurements) AS raw, ${sums}`)
   assert.ok(row)
   return row
 }
@@ -90,7 +85,7 @@ describe('the minute rollup folded on a schedule', () => {
     const beforeSwitch = tenMinutes(at(8), 'counted-by-the-view')
     await writeRows(store, beforeSwitch, defaultMetadata)
     await folder.prepare()
-    const [view] = await rows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1m_mv'")
+    const [view] = await storeRows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1m_mv'")
     assert.equal(view?.n, 0, 'the view no longer feeds the minute rollup')
 
     const live = tenMinutes(at(7, 0))
@@ -105,8 +100,8 @@ describe('the minute rollup folded on a schedule', () => {
     assert.ok(window && window.to > window.from, 'one window, up to now')
     assertCountedOnce(await counts(store), 180, 'after the fold every tier counts every row once')
     const viewWouldWrite = perMinuteSql(rollupView.select('catchment.measurements'))
-    assert.deepEqual(await rows(store, perMinuteSql('SELECT * FROM catchment.measurements_1m')), await rows(store, viewWouldWrite), 'each minute as the view would have made it')
-    const [late] = await rows<{ samples: number }>(store, `SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < toDateTime(${yesterday / 1000})`)
+    assert.deepEqual(await storeRows(store, perMinuteSql('SELECT * FROM catchment.measurements_1m')), await storeRows(store, viewWouldWrite), 'each minute as the view would have made it')
+    const [late] = await storeRows<{ samples: number }>(store, `SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < toDateTime(${yesterday / 1000})`)
     assert.equal(late?.samples, 30, 'a late row lands in the minute it measured')
     const idle = await folder.foldDue()
     assert.equal(idle?.rawRows, 0, 'nothing received since, nothing folded')
@@ -142,7 +137,7 @@ describe('the minute rollup folded on a schedule', () => {
     const next = await restarted.foldDue()
     assert.equal(next?.from, window.to, 'the started window was folded again, and the next one starts where it ends')
     assert.deepEqual(await counts(store), counted, 'the fold run again was recognised in every tier')
-    const [ledger] = await rows<{ state: string }>(store, `SELECT state FROM catchment.rollup_folds WHERE folded_to = fromUnixTimestamp64Milli(${window.to}, 'UTC') ORDER BY state DESC LIMIT 1`)
+    const [ledger] = await storeRows<{ state: string }>(store, `SELECT state FROM catchment.rollup_folds WHERE folded_to = fromUnixTimestamp64Milli(${window.to}, 'UTC') ORDER BY state DESC LIMIT 1`)
     assert.equal(ledger?.state, 'done')
   })
 

@@ -6,7 +6,7 @@ import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { dailyRollupView, hourlyRollupView, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
-import { defaultMetadata, tempDir } from '../helpers/collector.ts'
+import { defaultMetadata, storeRows, tempDir } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
 
 /** Two hours and a bit of one probe: a sample every 20 s, every tenth a timeout, PoPs alternating by hour. */
@@ -23,11 +23,6 @@ function twoHours(start: number): Measurement[] {
       status: failed ? null : 200,
     })
   })
-}
-
-async function rows<T>(store: Store, sql: string): Promise<T[]> {
-  const result = await store.client('query').query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
-  return result.json<T>()
 }
 
 interface Totals {
@@ -76,13 +71,13 @@ describe('the rollups', () => {
     const report = await migrate(store, { retentionDays: 3650 })
     assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8])
 
-    const [minute] = await rows<Totals>(store, totalsSql('measurements_1m'))
-    const [hour] = await rows<Totals>(store, totalsSql('measurements_1h'))
-    const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
+    const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m'))
+    const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
+    const [network] = await storeRows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(hour?.samples, 400, 'the hours before the migration are backfilled from the minutes')
     assert.equal(network?.samples, 400, '…and the network hours from them')
     for (const day of ['measurements_1d', 'measurements_1d_net']) {
-      const [total] = await rows<Totals>(store, totalsSql(day))
+      const [total] = await storeRows<Totals>(store, totalsSql(day))
       assert.equal(total?.samples, 400, `…and the days (${day}) from the hours`)
     }
     assert.equal(hour?.errors, minute?.errors)
@@ -91,7 +86,7 @@ describe('the rollups', () => {
     // A second run of the migration must not count the backfill twice.
     await store.client('registry').command({ query: `DELETE FROM catchment.schema_migrations WHERE version = 4` })
     await migrate(store, { retentionDays: 3650 })
-    const [again] = await rows<Totals>(store, totalsSql('measurements_1h'))
+    const [again] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
     assert.equal(again?.samples, 400)
   })
 
@@ -99,18 +94,18 @@ describe('the rollups', () => {
     const later = start + 24 * 3_600_000
     await writeRows(store, twoHours(later), defaultMetadata)
     const since = `WHERE minute >= toStartOfHour(toDateTime(${later / 1000}))`
-    const [raw] = await rows<Totals>(
+    const [raw] = await storeRows<Totals>(
       store,
       `SELECT count() AS samples, countIf(error IS NOT NULL) AS errors, count(connect_ms) AS connect_samples,
         count(connect_ms) AS hist_total, countIf(error = 'TIMEOUT') AS timeouts, quantileExact(0.5)(connect_ms) AS p50
        FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`,
     )
-    const [minute] = await rows<Totals>(store, totalsSql('measurements_1m') + ` ${since}`)
-    const [hour] = await rows<Totals>(store, totalsSql('measurements_1h') + ` ${since.replace('minute', 'hour')}`)
-    const [network] = await rows<Totals>(store, totalsSql('measurements_1h_net') + ` ${since.replace('minute', 'hour')}`)
+    const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m') + ` ${since}`)
+    const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h') + ` ${since.replace('minute', 'hour')}`)
+    const [network] = await storeRows<Totals>(store, totalsSql('measurements_1h_net') + ` ${since.replace('minute', 'hour')}`)
     const sinceDay = `WHERE day >= toStartOfDay(toDateTime(${later / 1000}))`
-    const [day] = await rows<Totals>(store, totalsSql('measurements_1d') + ` ${sinceDay}`)
-    const [networkDay] = await rows<Totals>(store, totalsSql('measurements_1d_net') + ` ${sinceDay}`)
+    const [day] = await storeRows<Totals>(store, totalsSql('measurements_1d') + ` ${sinceDay}`)
+    const [networkDay] = await storeRows<Totals>(store, totalsSql('measurements_1d_net') + ` ${sinceDay}`)
     for (const rollup of [minute, hour, network, day, networkDay]) {
       assert.equal(rollup?.samples, raw?.samples)
       assert.equal(rollup?.errors, raw?.errors)
@@ -121,7 +116,7 @@ describe('the rollups', () => {
     for (const rollup of [minute, network, networkDay]) {
       assert.ok(Math.abs(Number(rollup?.p50) - Number(raw?.p50)) <= 1.5, `median ${rollup?.p50} vs ${raw?.p50}`)
     }
-    const [hours] = await rows<{ n: number }>(store, `SELECT uniqExact(hour) AS n FROM catchment.measurements_1h ${since.replace('minute', 'hour')}`)
+    const [hours] = await storeRows<{ n: number }>(store, `SELECT uniqExact(hour) AS n FROM catchment.measurements_1h ${since.replace('minute', 'hour')}`)
     assert.equal(hours?.n, 3, '400 samples 20 s apart from 09:30 reach into a third hour')
   })
 
@@ -148,12 +143,12 @@ describe('the rollups', () => {
           { from: time(from), to: to === undefined ? undefined : time(to) },
         )
         const upper = to === undefined ? '' : `AND period <= ${time(to)}`
-        const [expected] = await rows<Totals & { end: string }>(
+        const [expected] = await storeRows<Totals & { end: string }>(
           store,
           `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period) + 3600) AS end
            FROM catchment.${hours} WHERE period >= ${time(from)} ${upper}`,
         )
-        const [got] = await rows<Totals & { end: string }>(
+        const [got] = await storeRows<Totals & { end: string }>(
           store,
           `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period_end)) AS end FROM ${tiered}`,
         )
@@ -164,7 +159,7 @@ describe('the rollups', () => {
   })
 
   it('puts each connect time in the bucket whose bound is the first power of √2 at or above it', async () => {
-    const [row] = await rows<{ buckets: Record<string, number> }>(
+    const [row] = await storeRows<{ buckets: Record<string, number> }>(
       store,
       `SELECT CAST(sumMap(connect_hist), 'Map(String, UInt64)') AS buckets FROM catchment.measurements_1m WHERE minute >= toDateTime(${(start + 24 * 3_600_000) / 1000})`,
     )
@@ -214,26 +209,26 @@ describe('a store from before the digests left the hour and day rollups per prob
   it('drops them, feeds the network hours from the minutes, and still counts every sample once', async () => {
     await asMigration6Left()
     await writeRows(store, twoHours(start), defaultMetadata)
-    const [before] = await rows<Totals>(store, totalsSql('measurements_1h_net'))
+    const [before] = await storeRows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
     const report = await migrate(store, { retentionDays: 3650 })
     assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8])
-    const columns = await rows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
+    const columns = await storeRows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
-    const [view] = await rows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)
+    const [view] = await storeRows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)
     assert.match(view?.query ?? '', /FROM catchment\.measurements_1m\b/)
 
     // A day later, through the new views: each tier holds both days' samples, each once.
     const later = start + 24 * 3_600_000
     await writeRows(store, twoHours(later), defaultMetadata)
     for (const table of ['measurements_1m', 'measurements_1h', 'measurements_1h_net', 'measurements_1d', 'measurements_1d_net']) {
-      const [total] = await rows<Totals>(store, totalsSql(table))
+      const [total] = await storeRows<Totals>(store, totalsSql(table))
       assert.equal(total?.samples, 800, `${table} counts every sample once`)
       assert.equal(total?.hist_total, 720, `${table}: every connect in one bucket`)
     }
-    const [raw] = await rows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`)
-    const [network] = await rows<Totals>(store, `${totalsSql('measurements_1h_net')} WHERE hour >= toStartOfHour(toDateTime(${later / 1000}))`)
+    const [raw] = await storeRows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`)
+    const [network] = await storeRows<Totals>(store, `${totalsSql('measurements_1h_net')} WHERE hour >= toStartOfHour(toDateTime(${later / 1000}))`)
     assert.ok(Math.abs(Number(network?.p50) - Number(raw?.p50)) <= 1.5, `the network hours' median ${network?.p50} vs the samples' ${raw?.p50}`)
   })
 })

@@ -84,6 +84,12 @@ export async function startTestCollector(overrides: Record<string, unknown> = {}
   }
 }
 
+/** Rows of one query on an open store, numbers as numbers (not the JSON strings ClickHouse gives 64-bit integers). */
+export async function storeRows<T>(store: Store, sql: string): Promise<T[]> {
+  const result = await store.client('query').query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+  return result.json<T>()
+}
+
 /** Runs one query on a store no process holds (a stopped `collector serve`'s). */
 export async function queryStore<T = Record<string, unknown>>(storeUrl: string, sql: string, params?: Record<string, unknown>): Promise<T[]> {
   const opened = await openStore(storeUrl, { roles: ['query'] })
