@@ -5,6 +5,7 @@
  * nothing was sent, 422 when every line was rejected (retrying cannot help),
  * 429 when the queue is full, 503 when the store failed (retrying will help).
  */
+import type { IncomingMessage } from 'node:http'
 import { Hono } from 'hono'
 import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
@@ -28,6 +29,11 @@ export interface MeasurementRouteOptions {
   receipt(): Receipt
 }
 
+/** What @hono/node-server hands every request as `c.env`; absent when the app is handed a bare `Request` (`app.fetch`, `app.request`). */
+interface NodeBindings {
+  incoming?: IncomingMessage
+}
+
 /** At most this many rejected lines are listed back; the count is always exact. */
 const maxRejectedListed = 100
 
@@ -40,7 +46,7 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     const probe = c.get('probe')
     let body: Buffer
     try {
-      body = await readBody(c.req.raw, options.maxBodyBytes)
+      body = await readBody(c.req.raw, options.maxBodyBytes, (c.env as NodeBindings | undefined)?.incoming)
     } catch (error) {
       if (error instanceof BodyError) return c.json({ error: error.code, message: error.message }, error.status)
       throw error

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { makeRecord } from '../helpers/records.ts'
 import { gzipSync, ndjson, startTestCollector, type TestCollector } from '../helpers/collector.ts'
@@ -180,6 +181,30 @@ describe('a probe streams measurements to the collector', () => {
       const response = await collector.post(token, Buffer.alloc(17 * 1024 * 1024, 0x20))
       assert.equal(response.status, 413)
       assert.equal(response.json.error, 'BODY_TOO_LARGE')
+    })
+
+    it('an oversized body sent in chunks, with no length declared, is 413 as soon as it passes the cap', async () => {
+      const token = await collector.addProbe('big-chunked-1')
+      const megabyte = Buffer.alloc(1024 * 1024, 0x20)
+      const response = await collector.post(token, Readable.from((function* () {
+        for (let i = 0; i < 17; i++) yield megabyte
+      })()))
+      assert.equal(response.status, 413)
+      assert.equal(response.json.error, 'BODY_TOO_LARGE')
+      // The connection's refusal cost nothing else: the next batch is stored.
+      const next = await collector.post(token, ndjson([makeRecord({ probe: 'big-chunked-1' })]))
+      assert.equal(next.status, 200)
+    })
+
+    it('a batch sent in chunks, gzip or not, is stored whole', async () => {
+      const token = await collector.addProbe('chunked-1')
+      const records = Array.from({ length: 300 }, (_, i) => makeRecord({ probe: 'chunked-1', connect_ms: i }))
+      const pieces = (body: Buffer) => Readable.from([body.subarray(0, 1000), body.subarray(1000, 1001), body.subarray(1001)])
+      const plain = Buffer.from(ndjson(records.slice(0, 150)))
+      assert.equal((await collector.post(token, pieces(plain))).json.accepted, 150)
+      const gzipped = gzipSync(ndjson(records.slice(150)))
+      assert.equal((await collector.post(token, pieces(gzipped), { 'content-encoding': 'gzip' })).json.accepted, 150)
+      assert.equal(await countFor('chunked-1'), 300)
     })
 
     it('a gzip bomb is 413, measured after decompression', async () => {

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { request } from 'undici'
 import { parseConfig, type CollectorConfig } from '../../collector/config.ts'
@@ -22,7 +23,7 @@ export interface TestCollector {
   store: Store
   collector: RunningCollector
   addProbe(probe: string, metadata?: Partial<ProbeMetadata>): Promise<string>
-  post(token: string, body: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; json: Record<string, unknown> }>
+  post(token: string, body: string | Buffer | Readable, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; json: Record<string, unknown> }>
   rows<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>
   stop(): Promise<void>
 }
