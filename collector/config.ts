@@ -61,8 +61,8 @@ export const configSchema = v.strictObject({
     v.strictObject({
       /**
        * How the minute rollup is fed: `views`, a materialized view on every
-       * insert; or `folded` on a schedule, which at a fleet's shape takes 1.5–2
-       * times the ingest. Folded, the minute tier (and those fed from it) is
+       * insert; or `folded` on a schedule, which at a fleet's shape takes about
+       * twice the ingest. Folded, the minute tier (and those fed from it) is
        * behind by up to `fold_every_s`; the live minutes the dashboards read
        * are not. Every collector on one store must use the same.
        */
