@@ -20,6 +20,16 @@ import { migrate } from './store/migrations.ts'
 import { ProbeRegistry } from './store/probes.ts'
 import { redactStoreUrl } from './store/url.ts'
 
+/**
+ * How long a failed insert's rows hold the minute fold back on a server
+ * store. The server may finish an insert after the client gave up on it (a
+ * request times out after 60 s, store/client.ts); folding past those rows
+ * then would leave them out of the rollups for good. The embedded engine
+ * runs in this process: whatever it committed of a failed insert is there
+ * when the failure is reported, so it holds nothing back.
+ */
+const serverInsertInDoubtMs = 10 * 60_000
+
 export interface RunningCollector {
   port: number
   stop(): Promise<void>
@@ -41,6 +51,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
     batchMs: config.ingest.batch_ms,
     writers: config.ingest.writers,
     write: (batches) => writeBatches(store, batches),
+    inDoubtMs: store.location.kind === 'server' ? serverInsertInDoubtMs : 0,
     onWrite({ rows, seconds, error }) {
       metrics.insertSeconds.observe(seconds)
       metrics.insertRows.observe(rows)

@@ -23,6 +23,15 @@ export interface QueueOptions {
   /** Inserts running at once; 1 when left out. */
   writers?: number
   write(batches: RowBatch[]): Promise<WriteResult>
+  /**
+   * How long the rows of a failed insert may still be committed by the store
+   * (0 when left out). A server can finish an insert after the client gave up
+   * on it; until this has passed, `oldestReceipt` keeps counting those rows,
+   * so the minute fold does not fold past them while they may yet appear.
+   */
+  inDoubtMs?: number
+  /** The clock `inDoubtMs` runs on. */
+  now?(): number
   /** Called after every write, for metrics. */
   onWrite?(info: { rows: number; written: number; seconds: number; error: unknown }): void
 }
@@ -60,6 +69,8 @@ export class IngestQueue {
   private readonly writing = new Set<Promise<void>>()
   /** The batches of the inserts running now, for `oldestReceipt`. */
   private readonly writingBatches = new Set<readonly Pending[]>()
+  /** The oldest receipt of each failed insert, and until when the store may still commit it. */
+  private inDoubt: Array<{ receivedAt: number; until: number }> = []
   private closed = false
   /** Rows per second of recent writes, to tell a refused client how long to wait. */
   private throughput = 0
@@ -72,18 +83,25 @@ export class IngestQueue {
   }
 
   /**
-   * When the oldest rows not yet committed (or refused) were received;
-   * undefined when none are held. Every row received before it is settled,
-   * which is how far the scheduled minute fold may go.
+   * When the oldest rows not yet committed (or refused, and past doubt)
+   * were received; undefined when none are held. Every row received before
+   * it is settled, which is how far the scheduled minute fold may go.
    */
   get oldestReceipt(): number | undefined {
     let oldest: number | undefined
-    const consider = (pending: Pending) => {
-      if (oldest === undefined || pending.batch.receivedAt < oldest) oldest = pending.batch.receivedAt
+    const consider = (receivedAt: number) => {
+      if (oldest === undefined || receivedAt < oldest) oldest = receivedAt
     }
-    this.waiting.forEach(consider)
-    for (const taken of this.writingBatches) taken.forEach(consider)
+    this.waiting.forEach((pending) => consider(pending.batch.receivedAt))
+    for (const taken of this.writingBatches) taken.forEach((pending) => consider(pending.batch.receivedAt))
+    const now = this.now()
+    this.inDoubt = this.inDoubt.filter((failed) => failed.until > now)
+    this.inDoubt.forEach((failed) => consider(failed.receivedAt))
     return oldest
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now()
   }
 
   submit(batch: RowBatch): Promise<SubmitResult> {
@@ -193,6 +211,10 @@ export class IngestQueue {
     // Other writers commit alongside this one: the store's rate is about this write's times their number.
     if (result && seconds > 0) this.throughput = (rows / seconds) * this.writers
     this.options.onWrite?.({ rows, written: result?.written ?? 0, seconds, error: failure })
+    if (!result && this.options.inDoubtMs) {
+      const receivedAt = Math.min(...taken.map((pending) => pending.batch.receivedAt))
+      this.inDoubt.push({ receivedAt, until: this.now() + this.options.inDoubtMs })
+    }
     taken.forEach((pending, i) => {
       if (!result) return pending.reject(failure)
       const stored = result.stored[i] ?? 0

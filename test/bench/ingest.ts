@@ -69,6 +69,8 @@ const { values } = parseArgs({
     'fold-every': { type: 'string', default: '60' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
+    /** Extra Node flags for the collector, e.g. --node-flag=--max-semi-space-size=32 to try a heap setting. */
+    'node-flag': { type: 'string', multiple: true, default: [] },
   },
 })
 const total = Number(values.records)
@@ -178,7 +180,7 @@ async function startCollector(dir: string): Promise<Collector> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
   const config = path.join(dir, 'collector.json')
   writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: Number(values['fold-every']) } }))
-  const child = spawn(process.execPath, [...profile, collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
+  const child = spawn(process.execPath, [...profile, ...(values['node-flag'] ?? []), collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
     env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })

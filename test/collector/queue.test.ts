@@ -121,6 +121,39 @@ describe('the ingest queue writes side by side, and never at the cost of a retry
     assert.equal(queue.oldestReceipt, undefined)
   })
 
+  it('keeps a failed insert’s rows in the fold’s way while a server may still commit them', async () => {
+    let now = 50_000
+    let failNext = true
+    const queue = new IngestQueue({
+      maxRows: 100,
+      batchRows: 2,
+      batchMs: 10,
+      inDoubtMs: 600_000,
+      now: () => now,
+      write: async (batches) => {
+        if (failNext) {
+          failNext = false
+          throw new Error('request timed out')
+        }
+        return { stored: batches.map((b) => b.ids.length), written: 0 }
+      },
+    })
+    await assert.rejects(queue.submit(batch('a', 2, true, 1_000)), /timed out/)
+    // The agent resends later; meanwhile newer rows come and are committed.
+    await queue.submit(batch('b', 2, true, 2_000))
+    await settle()
+    assert.equal(queue.oldestReceipt, 1_000, 'the failed rows may still land: the fold must not pass them')
+    now += 599_000
+    assert.equal(queue.oldestReceipt, 1_000, 'still within the time a server may take')
+    now += 2_000
+    assert.equal(queue.oldestReceipt, undefined, 'past it, nothing is held back')
+
+    const embedded = new IngestQueue({ maxRows: 100, batchRows: 2, batchMs: 10, write: () => Promise.reject(new Error('insert failed')) })
+    await assert.rejects(embedded.submit(batch('c', 2, true, 3_000)), /insert failed/)
+    await settle()
+    assert.equal(embedded.oldestReceipt, undefined, 'an embedded store reports a failure after whatever it committed is there: nothing to wait for')
+  })
+
   it('drains everything accepted before shutting down', async () => {
     const written: string[] = []
     const queue = new IngestQueue({
