@@ -19,6 +19,13 @@ const gunzipAsync = promisify(gunzip)
  */
 const inflateInPlaceBytes = 64 * 1024
 
+/**
+ * What a body inflated in place may grow to. Gzip packs a thousand to one,
+ * so 64 KB may hold megabytes: past this the inflate starts again on the
+ * pool, and a gzip bomb holds the loop for a few milliseconds at most.
+ */
+const inflateInPlaceOutputBytes = 2 * 1024 * 1024
+
 export class BodyError extends Error {
   constructor(
     message: string,
@@ -107,7 +114,13 @@ export async function readBody(request: Request, maxBytes: number, incoming?: In
  */
 async function inflate(wire: Buffer, maxBytes: number): Promise<Buffer> {
   try {
-    if (wire.length <= inflateInPlaceBytes) return gunzipSync(wire, { maxOutputLength: maxBytes })
+    if (wire.length <= inflateInPlaceBytes) {
+      try {
+        return gunzipSync(wire, { maxOutputLength: Math.min(maxBytes, inflateInPlaceOutputBytes) })
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE' || maxBytes <= inflateInPlaceOutputBytes) throw error
+      }
+    }
     return await gunzipAsync(wire, { maxOutputLength: maxBytes })
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {

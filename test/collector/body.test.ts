@@ -26,6 +26,14 @@ describe('a batch body read from a web Request (no Node request under it)', () =
     assert.deepEqual(await readBody(post(large, { 'content-encoding': 'gzip' }), 1 << 20), noisy)
   })
 
+  it('takes a small gzip body that inflates to megabytes, within the cap, whole', async () => {
+    const repetitive = Buffer.from('{"a":1}\n'.repeat(500_000))
+    const wire = gzipSync(repetitive)
+    assert.ok(wire.length < 64 * 1024 && repetitive.length > 2 * 1024 * 1024, `${wire.length} bytes on the wire, ${repetitive.length} inflated`)
+    assert.deepEqual(await readBody(post(wire, { 'content-encoding': 'gzip' }), 8 << 20), repetitive)
+    assert.deepEqual(await rejection(readBody(post(wire, { 'content-encoding': 'gzip' }), repetitive.length - 1)), { status: 413, code: 'BODY_TOO_LARGE' })
+  })
+
   it('refuses a body past the cap, before inflating (streamed, no length declared) and after', async () => {
     const stream = Readable.toWeb(Readable.from([lines, lines])) as ReadableStream<Uint8Array>
     assert.deepEqual(await rejection(readBody(post(stream), lines.length)), { status: 413, code: 'BODY_TOO_LARGE' })
