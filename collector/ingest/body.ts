@@ -107,25 +107,32 @@ export async function readBody(request: Request, maxBytes: number, incoming?: In
   return inflate(wire, maxBytes)
 }
 
+/** zlib's error when an inflate passes its `maxOutputLength`. */
+const outgrewLimit = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+
 /**
  * One inflate, stopped at `maxBytes` (zlib's own limit, which ends the
  * inflate as soon as it is passed): in place for a small body, on the thread
  * pool for a large one (see inflateInPlaceBytes).
  */
+async function gunzipWithin(wire: Buffer, maxBytes: number): Promise<Buffer> {
+  const inPlaceLimit = Math.min(maxBytes, inflateInPlaceOutputBytes)
+  if (wire.length <= inflateInPlaceBytes) {
+    try {
+      return gunzipSync(wire, { maxOutputLength: inPlaceLimit })
+    } catch (error) {
+      // Past the in-place limit but maybe within the cap: inflated again below, off the event loop.
+      if (!outgrewLimit(error) || inPlaceLimit === maxBytes) throw error
+    }
+  }
+  return gunzipAsync(wire, { maxOutputLength: maxBytes })
+}
+
 async function inflate(wire: Buffer, maxBytes: number): Promise<Buffer> {
   try {
-    if (wire.length <= inflateInPlaceBytes) {
-      try {
-        return gunzipSync(wire, { maxOutputLength: Math.min(maxBytes, inflateInPlaceOutputBytes) })
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE' || maxBytes <= inflateInPlaceOutputBytes) throw error
-      }
-    }
-    return await gunzipAsync(wire, { maxOutputLength: maxBytes })
+    return await gunzipWithin(wire, maxBytes)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new BodyError(`decompressed body is larger than ${maxBytes} bytes`, 413, 'BODY_TOO_LARGE')
-    }
+    if (outgrewLimit(error)) throw new BodyError(`decompressed body is larger than ${maxBytes} bytes`, 413, 'BODY_TOO_LARGE')
     throw new BodyError(`body is not valid gzip: ${(error as Error).message}`, 400, 'BAD_GZIP')
   }
 }

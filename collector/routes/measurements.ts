@@ -5,7 +5,7 @@
  * nothing was sent, 422 when every line was rejected (retrying cannot help),
  * 429 when the queue is full, 503 when the store failed (retrying will help).
  */
-import type { IncomingMessage } from 'node:http'
+import type { HttpBindings } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { ProbeVariables } from '../auth/middleware.ts'
 import { BodyError, readBody } from '../ingest/body.ts'
@@ -29,11 +29,6 @@ export interface MeasurementRouteOptions {
   receipt(): Receipt
 }
 
-/** What @hono/node-server hands every request as `c.env`; absent when the app is handed a bare `Request` (`app.fetch`, `app.request`). */
-interface NodeBindings {
-  incoming?: IncomingMessage
-}
-
 /** At most this many rejected lines are listed back; the count is always exact. */
 const maxRejectedListed = 100
 
@@ -46,7 +41,8 @@ export function measurementRoutes(options: MeasurementRouteOptions): Hono<{ Vari
     const probe = c.get('probe')
     let body: Buffer
     try {
-      body = await readBody(c.req.raw, options.maxBodyBytes, (c.env as NodeBindings | undefined)?.incoming)
+      // @hono/node-server hands Node's own request over as `c.env.incoming`; a bare `Request` (`app.fetch`) comes without it.
+      body = await readBody(c.req.raw, options.maxBodyBytes, (c.env as Partial<HttpBindings> | undefined)?.incoming)
     } catch (error) {
       if (error instanceof BodyError) return c.json({ error: error.code, message: error.message }, error.status)
       throw error
