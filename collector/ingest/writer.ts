@@ -8,7 +8,7 @@
 import type { Measurement } from '../../probe/record.ts'
 import type { Store } from '../store/client.ts'
 import type { ProbeMetadata } from '../store/probes.ts'
-import { measurementsTable, qualified } from '../store/schema.ts'
+import { measurementsInputTable, measurementsTable, qualified } from '../store/schema.ts'
 import { rowBatch, withoutRows, type RowBatch } from './rows.ts'
 import { rowColumns } from './tsv.ts'
 
@@ -71,7 +71,7 @@ export async function writeBatches(store: Store, batches: readonly RowBatch[]): 
     return batch.ids.length - dropped.size
   })
   const written = stored.reduce((sum, count) => sum + count, 0)
-  if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data: Buffer.concat(parts) })
+  if (written > 0) await store.insertTabSeparated('ingest', { table: measurementsInputTable.name, columns: rowColumns, data: Buffer.concat(parts) })
   return { stored, written }
 }
 

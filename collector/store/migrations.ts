@@ -42,6 +42,8 @@ import {
   hourlyRollupTable,
   hourlyRollupView,
   liveMinutesView,
+  measurementsInputTable,
+  measurementsInputView,
   measurementsTable,
   migrationsTable,
   modifySettings,
@@ -154,6 +156,11 @@ export const migrations: readonly Migration[] = [
         createPlainView(context, liveMinutesView),
       ]
     },
+  },
+  {
+    version: 9,
+    name: 'measurements inserted through a Null table of plain strings, converted to the raw table a block at a time',
+    statements: (context) => [...createTable(context, measurementsInputTable), createView(context, measurementsInputView)],
   },
 ]
 

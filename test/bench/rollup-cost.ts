@@ -26,6 +26,7 @@ import {
   dailyRollupView,
   dropView,
   hourlyRollupView,
+  measurementsInputTable,
   measurementsTable,
   networkRollupView,
   qualified,
@@ -74,7 +75,7 @@ async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
 
 async function insertAll(store: Store, inserts: Buffer[]): Promise<void> {
   const limit = pLimit(2)
-  await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data }))))
+  await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsInputTable.name, columns: rowColumns, data }))))
 }
 
 interface Cost {

@@ -143,11 +143,18 @@ describe('the schema, printed for a cluster', () => {
     assert.doesNotMatch(ddl, /ALTER TABLE `catchment`\.`measurements` ON CLUSTER `fleet` (ADD|MATERIALIZE) INDEX/, 'a Distributed table has no indexes')
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` MODIFY SETTING non_replicated_deduplication_window/)
     assert.match(ddl, /CREATE OR REPLACE VIEW `catchment`\.`measurements_1m_live` ON CLUSTER `fleet` AS\nSELECT [^\n]* FROM `catchment`\.`measurements_1m`\n/, 'the live minutes read the Distributed tables')
+    assert.match(
+      ddl,
+      /`catchment`\.`measurements_input_local` ON CLUSTER `fleet`\n\(\n {2}id UUID,\n {2}ts DateTime64\(3, 'UTC'\),\n {2}probe String,[\s\S]*?\nENGINE = Null\(\);/,
+      'the input table stores nothing, so it is not replicated, and takes names as plain strings',
+    )
+    assert.match(ddl, /`catchment`\.`measurements_input` ON CLUSTER `fleet` AS `catchment`\.`measurements_input_local`\nENGINE = Distributed\(`fleet`, `catchment`, `measurements_input_local`, cityHash64\(probe\)\)/)
+    assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_input_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_local`\nAS SELECT id, ts, [^\n]*, collector\nFROM `catchment`\.`measurements_input_local`/)
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 11 + 6 + 3 + 1,
-      'database, 11 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, and the live minutes',
+      1 + 2 * 12 + 6 + 3 + 1 + 1,
+      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, and the input view',
     )
   })
 

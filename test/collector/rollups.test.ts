@@ -6,7 +6,7 @@ import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { dailyRollupView, hourlyRollupView, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
-import { defaultMetadata, storeRows, tempDir } from '../helpers/collector.ts'
+import { defaultMetadata, storeRows, tempDir, writeAsOlderCollector } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
 
 /** Two hours and a bit of one probe: a sample every 20 s, every tenth a timeout, PoPs alternating by hour. */
@@ -66,10 +66,10 @@ describe('the rollups', () => {
     await client.command({ query: `ALTER TABLE ${minutes} DROP COLUMN period, DROP COLUMN connect_hist, DROP COLUMN errors_by_code` })
     const oldSelect = rollupView.select(qualified(store, 'measurements')).replace(/,\n {2}sumMapIf[^\n]*connect_hist,\n {2}sumMapIf[^\n]*errors_by_code/, '')
     await client.command({ query: `CREATE MATERIALIZED VIEW ${qualified(store, rollupView.name)} TO ${minutes} AS ${oldSelect}` })
-    await writeRows(store, twoHours(start), defaultMetadata)
+    await writeAsOlderCollector(store, twoHours(start))
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9])
 
     const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
@@ -208,12 +208,12 @@ describe('a store from before the digests left the hour and day rollups per prob
 
   it('drops them, feeds the network hours from the minutes, and still counts every sample once', async () => {
     await asMigration6Left()
-    await writeRows(store, twoHours(start), defaultMetadata)
+    await writeAsOlderCollector(store, twoHours(start))
     const [before] = await storeRows<Totals>(store, totalsSql('measurements_1h_net'))
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9])
     const columns = await storeRows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
     const [view] = await storeRows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)

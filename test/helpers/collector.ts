@@ -10,10 +10,13 @@ import type { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { request } from 'undici'
 import { parseConfig, type CollectorConfig } from '../../collector/config.ts'
+import { rowBatch } from '../../collector/ingest/rows.ts'
+import { rowColumns } from '../../collector/ingest/tsv.ts'
 import { createLogger } from '../../collector/logger.ts'
 import { startCollector, type RunningCollector } from '../../collector/server.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { ProbeRegistry, type ProbeMetadata } from '../../collector/store/probes.ts'
+import { measurementsTable } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 
 export interface TestCollector {
@@ -83,6 +86,11 @@ export async function startTestCollector(overrides: Record<string, unknown> = {}
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** Records written as a collector before migration 9 wrote them, straight into the raw table: how the tests of old stores fill them. */
+export async function writeAsOlderCollector(store: Store, records: readonly Measurement[], metadata: ProbeMetadata = defaultMetadata): Promise<void> {
+  await store.insertTabSeparated('ingest', { table: measurementsTable.name, columns: rowColumns, data: rowBatch(records, metadata).rows })
 }
 
 /** Rows of one query on an open store, numbers as numbers (not the JSON strings ClickHouse gives 64-bit integers). */
