@@ -21,6 +21,16 @@ import { ProbeRegistry } from './store/probes.ts'
 import { redactStoreUrl } from './store/url.ts'
 
 /**
+ * How long an idle connection is kept open, and told to clients in the
+ * `Keep-Alive` header, which undici follows. Node's default of 5 s is
+ * shorter than an agent's 10 s between batches, so every batch opened a new
+ * connection (and, behind TLS, a handshake); 75 s outlasts the default 60 s
+ * heartbeat and a minute's batch, and the 60 s idle timeout load balancers
+ * commonly use, so that the balancer, not the collector, closes first.
+ */
+export const keepAliveMs = 75_000
+
+/**
  * How long a failed insert's rows hold the minute fold back on a server
  * store. The server may finish an insert after the client gave up on it (a
  * request times out after 60 s, store/client.ts); folding past those rows
@@ -80,6 +90,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
   const server = (await new Promise<ServerType>((resolve) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started))
   })) as Server
+  server.keepAliveTimeout = keepAliveMs
   const port = (server.address() as AddressInfo).port
   logger.info({ port, host: config.host, store: redactStoreUrl(config.store), schema: migration.current }, 'collector listening')
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
+import { keepAliveMs } from '../../collector/server.ts'
 import { makeRecord } from '../helpers/records.ts'
 import { gzipSync, ndjson, startTestCollector, type TestCollector } from '../helpers/collector.ts'
 
@@ -325,6 +326,13 @@ describe('a probe streams measurements to the collector', () => {
   it('answers health and readiness', async () => {
     assert.equal((await request(`${collector.url}/healthz`)).statusCode, 200)
     assert.equal((await request(`${collector.url}/readyz`)).statusCode, 200)
+  })
+
+  it('keeps an agent’s connection open between its batches, and says so to the agent’s HTTP client', async () => {
+    const response = await request(`${collector.url}/healthz`)
+    await response.body.dump()
+    assert.equal(response.headers.connection, 'keep-alive')
+    assert.equal(response.headers['keep-alive'], `timeout=${keepAliveMs / 1000}`)
   })
 
   it('ingest does not wait behind a long query', async () => {
