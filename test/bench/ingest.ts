@@ -61,12 +61,23 @@ const { values } = parseArgs({
     span: { type: 'string', default: '3600' },
     /**
      * How the minute rollup is fed (`rollups.minute`): `views`, or `folded` on a
-     * schedule, every `fold-every` seconds. Folded, a run ends when every row is
-     * folded (the admin API's fold-now after the last acknowledgement), and the
-     * raw bar folds its rows once after inserting them, in its time.
+     * schedule. Folded, a run ends when every row is folded (the admin API's
+     * fold-now after the last acknowledgement), and the raw bar folds its rows
+     * once after inserting them, in its time.
      */
     minute: { type: 'string', default: 'views' },
-    'fold-every': { type: 'string', default: '60' },
+    /**
+     * Folded: the bench asks for a fold (fold-now) each time the acknowledged
+     * records cover another `fold-fleet-s` seconds of the fleet's time, as a
+     * collector folding every 60 s (`fold_every_s`'s default) does in a fleet
+     * that measures in real time. The records arrive several times faster than
+     * the fleet measured them, so a timer in wall seconds would fold a smaller
+     * share of the fleet's rounds at a time, and each fold's rollup rows would
+     * fold fewer measurements.
+     */
+    'fold-fleet-s': { type: 'string', default: '60' },
+    /** Folded: the collector's own timer instead, every so many wall seconds (`fold_every_s`). */
+    'fold-every': { type: 'string' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
     /** Extra Node flags for the collector, e.g. --node-flag=--max-semi-space-size=32 to try a heap setting. */
@@ -81,6 +92,8 @@ const writers = Number(values.writers)
 const insertRows = Number(values['insert-rows'])
 const fleet: FleetShape = { probes: Number(values.probes), targets: Number(values.targets), spanMs: Number(values.span) * 1000 }
 const folded = values.minute === 'folded'
+/** Folded by the fleet's time: the records a fold covers (0 when the collector's timer folds). */
+const recordsPerFold = folded && values['fold-every'] === undefined ? Math.round(((fleet.probes * fleet.targets) / secondsBetweenSamples(fleet, total)) * Number(values['fold-fleet-s'])) : 0
 if (!['views', 'folded'].includes(values.minute)) {
   console.error(`--minute must be views or folded, not ${values.minute}`)
   process.exit(2)
@@ -180,7 +193,9 @@ interface Collector {
 async function startCollector(dir: string): Promise<Collector> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
   const config = path.join(dir, 'collector.json')
-  writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: Number(values['fold-every']) } }))
+  // Folds by the fleet's time are asked for by the bench; the collector's own timer then stays out of the way.
+  const foldEverySeconds = values['fold-every'] === undefined ? 3600 : Number(values['fold-every'])
+  writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: foldEverySeconds } }))
   const child = spawn(process.execPath, [...profile, ...(values['node-flag'] ?? []), collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
     env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -266,6 +281,15 @@ async function main(): Promise<void> {
     let accepted = 0
     let throttled = 0
     let networkErrors = 0
+    // Folds by the fleet's time, one at a time, beside the inserts.
+    const foldNow = async () => {
+      const response = await pool.request({ path: '/v1/admin/rollups/fold', method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
+      if (response.statusCode !== 200) throw new Error(`fold-now answered ${response.statusCode}: ${await response.body.text()}`)
+      await response.body.dump()
+    }
+    let foldsBeside = 0
+    let nextFoldAt = recordsPerFold
+    let foldRunning: Promise<void> = Promise.resolve()
     const began = performance.now()
     await Promise.all(
       Array.from({ length: senders }, async () => {
@@ -280,6 +304,11 @@ async function main(): Promise<void> {
             if (result.status === 0) continue
             if (result.status === 200) {
               accepted += result.accepted
+              if (recordsPerFold > 0 && accepted >= nextFoldAt) {
+                nextFoldAt += recordsPerFold
+                foldsBeside++
+                foldRunning = foldRunning.then(foldNow)
+              }
               break
             }
             if (result.status !== 429) throw new Error(`ingest answered ${result.status}`)
@@ -293,9 +322,8 @@ async function main(): Promise<void> {
     let foldMs = 0
     if (folded) {
       const foldBegan = performance.now()
-      const response = await pool.request({ path: '/v1/admin/rollups/fold', method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
-      if (response.statusCode !== 200) throw new Error(`fold-now answered ${response.statusCode}: ${await response.body.text()}`)
-      await response.body.dump()
+      await foldRunning
+      await foldNow()
       foldMs = performance.now() - foldBegan
       console.error(`  every row acknowledged after ${(ackedMs / 1000).toFixed(1)} s (${rate(accepted, ackedMs).toLocaleString('en')}/s), and folded ${(foldMs / 1000).toFixed(1)} s later`)
     }
@@ -349,7 +377,8 @@ async function main(): Promise<void> {
 
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
-    console.log(`  minute rollup: ${folded ? `folded every ${values['fold-every']} s, and at the end (HTTP: the last fold took ${(foldMs / 1000).toFixed(1)} s; acknowledgements alone ${rate(accepted, ackedMs).toLocaleString('en')}/s)` : 'by its view, on every insert'}`)
+    const foldSchedule = recordsPerFold > 0 ? `folded after each ${values['fold-fleet-s']} s of the fleet's measurements (${foldsBeside} folds beside the inserts)` : `folded every ${values['fold-every']} s`
+    console.log(`  minute rollup: ${folded ? `${foldSchedule}, and at the end (HTTP: folding what was left took ${(foldMs / 1000).toFixed(1)} s; acknowledgements alone ${rate(accepted, ackedMs).toLocaleString('en')}/s)` : 'by its view, on every insert'}`)
     console.log(`  fleet: ${fleet.probes.toLocaleString('en')} probes × ${fleet.targets} targets, each pair measured every ${secondsBetweenSamples(fleet, total).toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
     console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
