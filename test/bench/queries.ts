@@ -207,8 +207,12 @@ for (const timing of slowest) {
   const sorted = [...timing.ms].sort((a, b) => a - b)
   console.log(`  ${sorted[0]?.toFixed(0).padStart(6)} ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0).padStart(6)} ${sorted.at(-1)?.toFixed(0).padStart(6)}  ${timing.name}`)
 }
-const over = timings.filter((timing) => Math.min(...timing.ms) > 1000)
-console.log(over.length === 0 ? 'target ≤ 1 s each: met' : `target ≤ 1 s each: missed by ${over.length} queries`)
+// Held to the median, what an on-call refreshing a dashboard sees; the worst runs are named too.
+const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)] as number
+const over = timings.filter((timing) => median(timing.ms) > 1000)
+const worstOver = timings.filter((timing) => Math.max(...timing.ms) > 1000).map((timing) => `${timing.name} ${Math.max(...timing.ms).toFixed(0)} ms`)
+console.log(over.length === 0 ? 'target ≤ 1 s each (the median of its runs): met' : `target ≤ 1 s each (the median of its runs): missed by ${over.length} queries`)
+if (worstOver.length > 0) console.log(`  a run over 1 s: ${worstOver.join('; ')}`)
 
 await session.close()
 await store.close()
