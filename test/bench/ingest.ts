@@ -32,15 +32,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import pLimit from 'p-limit'
 import { Pool } from 'undici'
-import { rowColumns } from '../../collector/ingest/tsv.ts'
 import { openStore } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
-import { dropView, measurementsInputTable, measurementsTable, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
+import { dropView, measurementsTable, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { repoRoot } from '../helpers/cli.ts'
-import { fleetInserts, fleetMetadata, fleetRecords, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
+import { fleetInserts, fleetMetadata, fleetRecords, insertFleet, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
 import { machine, sampleProcess, threadCpuBetween, threadCpuSeconds } from './lib/proc.ts'
 
 const { values } = parseArgs({
@@ -167,9 +165,8 @@ async function rawInsert(rows: Measurement[], writers: number): Promise<number> 
     const context = { database: store.database, retentionDays: 400 }
     if (folded) await store.client('registry').command({ query: dropView(context, rollupView) })
     const inserts = fleetInserts(fleet, rows, insertRows)
-    const limit = pLimit(writers)
     const began = performance.now()
-    await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsInputTable.name, columns: rowColumns, data }))))
+    await insertFleet(store, inserts, writers)
     // All the rows in one fold, the cheapest a fold can be: the bar the collector's folds are held to.
     if (folded) {
       await store.client('ingest').command({
@@ -273,6 +270,16 @@ async function main(): Promise<void> {
       const body = (await response.body.json()) as { accepted?: number }
       return { status: response.statusCode, accepted: body.accepted ?? 0 }
     }
+    /** Sent again on a dropped connection until the collector answers, as an agent does (the ids make a resend safe). */
+    const sendAnswered = async (batch: Batch, onDropped: (error: Error) => void, firstAttempt = 1) => {
+      for (let attempt = firstAttempt; ; attempt++) {
+        try {
+          return { ...(await send(batch, attempt)), attempt }
+        } catch (error) {
+          onDropped(error as Error)
+        }
+      }
+    }
 
     console.error(`HTTP ingest: ${batches.length} batches of ≤ ${batchSize}, ${senders} senders…`)
     const cpuBefore = sampleProcess(collector.pid)
@@ -281,6 +288,9 @@ async function main(): Promise<void> {
     let accepted = 0
     let throttled = 0
     let networkErrors = 0
+    const onDropped = (error: Error) => {
+      if (networkErrors++ === 0) console.error(`  first network error: ${error.message}`)
+    }
     // Folds by the fleet's time, one at a time, beside the inserts.
     const foldNow = async () => {
       const response = await pool.request({ path: '/v1/admin/rollups/fold', method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
@@ -295,13 +305,8 @@ async function main(): Promise<void> {
       Array.from({ length: senders }, async () => {
         while (next < batches.length) {
           const batch = batches[next++] as Batch
-          for (let attempt = 1; ; attempt++) {
-            const result = await send(batch, attempt).catch((error: Error) => {
-              // As an agent does: a dropped connection is retried (the ids make the retry safe).
-              if (networkErrors++ === 0) console.error(`  first network error: ${error.message}`)
-              return { status: 0, accepted: 0 }
-            })
-            if (result.status === 0) continue
+          for (let attempt = 1; ; ) {
+            const result = await sendAnswered(batch, onDropped, attempt)
             if (result.status === 200) {
               accepted += result.accepted
               if (recordsPerFold > 0 && accepted >= nextFoldAt) {
@@ -313,6 +318,7 @@ async function main(): Promise<void> {
             }
             if (result.status !== 429) throw new Error(`ingest answered ${result.status}`)
             throttled++
+            attempt = result.attempt + 1
             await new Promise((resolve) => setTimeout(resolve, 50))
           }
         }
@@ -356,20 +362,11 @@ async function main(): Promise<void> {
       const wait = due - performance.now()
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
       inFlight.push(
-        (async () => {
-          // A connection the collector closed as it was reused (its keep-alive ran out while both sides were busy) is sent
-          // again, as an agent would; the latency counts from when the batch was due, so the retry is in it.
-          for (let attempt = 1; ; attempt++) {
-            const result = await send(steadyBatches[i] as Batch, attempt).catch(() => {
-              steadyNetworkErrors++
-              return { status: 0, accepted: 0 }
-            })
-            if (result.status === 0) continue
-            if (result.status !== 200) throw new Error(`steady ingest answered ${result.status}`)
-            latencies.push(performance.now() - due)
-            return
-          }
-        })(),
+        // A batch whose connection was dropped is sent again; the latency counts from when it was due, so the resend is in it.
+        sendAnswered(steadyBatches[i] as Batch, () => steadyNetworkErrors++).then((result) => {
+          if (result.status !== 200) throw new Error(`steady ingest answered ${result.status}`)
+          latencies.push(performance.now() - due)
+        }),
       )
     }
     await Promise.all(inFlight)

@@ -17,8 +17,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import pLimit from 'p-limit'
-import { rowColumns } from '../../collector/ingest/tsv.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import {
@@ -26,14 +24,13 @@ import {
   dailyRollupView,
   dropView,
   hourlyRollupView,
-  measurementsInputTable,
   measurementsTable,
   networkRollupView,
   qualified,
   rollupView,
   type ViewDefinition,
 } from '../../collector/store/schema.ts'
-import { fleetInserts, fleetRecords, type FleetShape } from './lib/fleet.ts'
+import { fleetInserts, fleetRecords, insertFleet, type FleetShape } from './lib/fleet.ts'
 import { machine } from './lib/proc.ts'
 
 const { values } = parseArgs({
@@ -73,11 +70,6 @@ async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   }
 }
 
-async function insertAll(store: Store, inserts: Buffer[]): Promise<void> {
-  const limit = pLimit(2)
-  await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsInputTable.name, columns: rowColumns, data }))))
-}
-
 interface Cost {
   insertSeconds: number
   foldSeconds: number
@@ -96,7 +88,7 @@ async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promis
     const dropped = feeding === 'views' ? [] : feeding === 'minute folded' ? [rollupView] : views
     for (const view of dropped) await run(dropView({ database: store.database, retentionDays: 400 }, view))
     let mark = cpuSeconds()
-    await insertAll(store, inserts)
+    await insertFleet(store, inserts, 2)
     const insertSeconds = cpuSeconds() - mark
     mark = cpuSeconds()
     if (folded) {

@@ -3,8 +3,11 @@
  * shape decides what the rollups cost: an insert's rows fold into as many
  * rollup rows as they have distinct ⟨minute, target, probe, PoP⟩.
  */
-import { metadataTail, tsvRow } from '../../../collector/ingest/tsv.ts'
+import pLimit from 'p-limit'
+import { metadataTail, rowColumns, tsvRow } from '../../../collector/ingest/tsv.ts'
+import type { Store } from '../../../collector/store/client.ts'
 import type { ProbeMetadata } from '../../../collector/store/probes.ts'
+import { measurementsInputTable } from '../../../collector/store/schema.ts'
 import type { Measurement } from '../../../probe/record.ts'
 import { defaultMetadata } from '../../helpers/collector.ts'
 import { makeRecord } from '../../helpers/records.ts'
@@ -63,4 +66,10 @@ export function fleetInserts(shape: FleetShape, records: readonly Measurement[],
     inserts.push(Buffer.from(records.slice(i, i + rowsPerInsert).map((record) => tsvRow(record, tailOf(record.probe))).join('')))
   }
   return inserts
+}
+
+/** The inserts written as the collector writes them: into its input table, by `writers` sessions side by side. */
+export async function insertFleet(store: Store, inserts: readonly Buffer[], writers: number): Promise<void> {
+  const limit = pLimit(writers)
+  await Promise.all(inserts.map((data) => limit(() => store.insertTabSeparated('ingest', { table: measurementsInputTable.name, columns: rowColumns, data }))))
 }
