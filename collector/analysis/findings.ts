@@ -120,10 +120,10 @@ export interface FindingsWindow {
 export function findingsSql(tables: AnalysisTables & FindingsWindow, inputs: FindingsInputs): string {
   const { hours, probes, locations } = tables
   const { since, lookback, minSamples, severities, targetFilter } = inputs
-  const tiers = (rollup: string, days: string) => ({ rollup, days, hourly: inputs.hourly, periodSeconds: inputs.periodSeconds })
+  const tiers = (rollup: string, hours: string, days: string) => ({ rollup, hours, days, settled: tables.settled, hourly: inputs.hourly, periodSeconds: inputs.periodSeconds })
   const bounds = { from: since, where: `AND pop != '' ${targetFilter}` }
-  const window = rangeRowsSql(tiers(tables.window, tables.days), ['target', 'probe', 'pop', 'asn', 'isp', 'country', 'city', 'samples', 'connect_samples', 'connect_min'], bounds)
-  const networkWindow = rangeRowsSql(tiers(tables.networkWindow, tables.networkDays), ['target', 'pop', 'asn', 'country', 'city', 'connect_q'], bounds)
+  const window = rangeRowsSql(tiers(tables.window, tables.hours, tables.days), ['target', 'probe', 'pop', 'asn', 'isp', 'country', 'city', 'samples', 'connect_samples', 'connect_min'], bounds)
+  const networkWindow = rangeRowsSql(tiers(tables.networkWindow, tables.networkHours, tables.networkDays), ['target', 'pop', 'asn', 'country', 'city', 'connect_q'], bounds)
   return `
 WITH
 per_probe_pop AS (

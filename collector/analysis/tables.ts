@@ -4,7 +4,7 @@
  * `defaultDatabase`, so one dashboard serves any database name.
  */
 import type { Store } from '../store/client.ts'
-import { dailyNetworkRollupTable, dailyRollupTable, hourlyRollupTable, liveMinutesView, networkRollupTable, popLocationsTable, probesTable, qualified } from '../store/schema.ts'
+import { dailyNetworkRollupTable, dailyRollupTable, hourlyRollupTable, liveMinutesView, networkRollupTable, popLocationsTable, probesTable, qualified, settledHoursView } from '../store/schema.ts'
 
 export interface AnalysisTables {
   /** The minute rollup with what a folding collector has not folded yet (schema.ts, `liveMinutesView`). */
@@ -14,6 +14,8 @@ export interface AnalysisTables {
   /** The per-network rollups (no probe dimension): hours and days. */
   networkHours: string
   networkDays: string
+  /** Before when the hour rollups hold every stored measurement (schema.ts, `settledHoursView`). */
+  settled: string
   probes: string
   locations: string
 }
@@ -26,6 +28,7 @@ export function analysisTables(store?: Pick<Store, 'database'>): AnalysisTables 
     days: name(dailyRollupTable.name),
     networkHours: name(networkRollupTable.name),
     networkDays: name(dailyNetworkRollupTable.name),
+    settled: name(settledHoursView.name),
     probes: name(probesTable.name),
     locations: name(popLocationsTable.name),
   }

@@ -41,6 +41,7 @@ import {
   heartbeatsTable,
   hourlyRollupTable,
   hourlyRollupView,
+  lastMinuteColumns,
   liveMinutesView,
   measurementsInputTable,
   measurementsInputView,
@@ -56,6 +57,7 @@ import {
   rollupSettings,
   rollupTable,
   rollupView,
+  settledHoursView,
   type SchemaContext,
   type TableDefinition,
   type ViewDefinition,
@@ -139,6 +141,8 @@ export const migrations: readonly Migration[] = [
         // Views first: a view cannot outlive a column it reads. No traffic runs during migrations, so no row falls between.
         ...remade.map((view) => dropView(context, view)),
         ...[hourlyRollupTable, dailyRollupTable].flatMap((table) => dropColumns(context, table, digestColumns)),
+        // The views as made now also write each hour's last minute, which came with migration 10.
+        ...[hourlyRollupTable, networkRollupTable].flatMap((table) => addColumns(context, table, lastMinuteColumns)),
         ...remade.map((view) => createView(context, view)),
       ]
     },
@@ -161,6 +165,20 @@ export const migrations: readonly Migration[] = [
     version: 9,
     name: 'measurements inserted through a Null table of plain strings, converted to the raw table a block at a time',
     statements: (context) => [...createTable(context, measurementsInputTable), createView(context, measurementsInputView)],
+  },
+  {
+    version: 10,
+    name: 'short ranges read their whole hours from the hour rollups: each hour row knows its last minute, and which hours are settled',
+    statements: (context) => {
+      const remade = [hourlyRollupView, networkRollupView]
+      return [
+        // No traffic runs during migrations, so no minute falls between the views' going and coming back.
+        ...remade.map((view) => dropView(context, view)),
+        ...[hourlyRollupTable, networkRollupTable].flatMap((table) => addColumns(context, table, lastMinuteColumns)),
+        ...remade.map((view) => createView(context, view)),
+        createPlainView(context, settledHoursView),
+      ]
+    },
   },
 ]
 

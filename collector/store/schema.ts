@@ -288,12 +288,40 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
 }
 
 /**
+ * One row, `until`: the hour rollups hold every stored measurement of the
+ * hours before it, so a range may read those whole hours from them rather
+ * than sixty minute rows each (range.ts). It is the hour of the oldest
+ * measurement not folded yet, a late one from a spool included; with the
+ * minute view counting every insert there is none, and it is far in the
+ * future. (A fold that is running can be counted twice while it runs, in the
+ * hours as in the live minutes.)
+ */
+export const settledHoursView: PlainViewDefinition = {
+  name: 'measurements_1h_settled',
+  select: (context) => `SELECT ifNull(toStartOfHour(minOrNull(ts), 'UTC'), toDateTime64('2299-12-31 00:00:00', 3, 'UTC')) AS until
+FROM ${unfoldedRows(context)}`,
+}
+
+/**
+ * Where an hour row's data ends, as `last_hour` is a day row's: a short
+ * range reads its whole hours from the hour rollups (range.ts), and a probe
+ * last seen at 09:12 must not read as seen until 10:00. Rows from before
+ * migration 10 have none (the epoch) and are read as ending with their hour.
+ * No DEFAULT from `hour`: the embedded engine fails to compute one for parts
+ * written before the column existed.
+ */
+const lastMinute = "last_minute SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the hour''s latest minute with samples; the epoch on rows from before migration 10'"
+
+/** The columns migration 10 adds to the hour rollups. */
+export const lastMinuteColumns = [lastMinute]
+
+/**
  * The hour rollup: what a week or a month of dashboards and the findings'
  * history read, sixty times fewer rows than the minute rollup. It is fed from
  * the minute rollup's inserts (a cascaded view), merging their states, so
  * ingest pays for it on already-aggregated blocks.
  */
-export const hourlyRollupTable = probeRollup('measurements_1h', 'hour', { digests: false })
+export const hourlyRollupTable = probeRollup('measurements_1h', 'hour', { digests: false, extraColumns: [lastMinute] })
 
 /**
  * The counts, the digests when the tier has them, and the breakdowns, merged
@@ -340,7 +368,7 @@ const mergeRollupSql = (from: string, period: PeriodSpec) => `SELECT
 FROM ${from}
 GROUP BY ${period.name}, target, probe, pop`
 
-const hourFromMinute: PeriodSpec = { expression: 'toStartOfHour(minute)', name: 'hour' }
+const hourFromMinute: PeriodSpec = { expression: 'toStartOfHour(minute)', name: 'hour', extra: 'max(minute) AS last_minute' }
 
 export const hourlyRollupView: ViewDefinition = {
   name: 'measurements_1h_mv',
@@ -368,7 +396,7 @@ function networkRollup(name: string, time: string, extraColumns: readonly string
   return rollupTier(name, time, [...dimensions, ...measureCounts, ...measureDigests, ...rollupBreakdowns, ...extraColumns], `(target, ${time}, pop, country, asn, city)`, 'cityHash64(target)')
 }
 
-export const networkRollupTable = networkRollup('measurements_1h_net', 'hour')
+export const networkRollupTable = networkRollup('measurements_1h_net', 'hour', [lastMinute])
 
 /** SELECT that merges probe rows into network rows of the same period, or network rows into coarser ones. */
 const networkRollupSql = (from: string, period: PeriodSpec) => `SELECT

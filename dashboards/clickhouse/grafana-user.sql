@@ -10,6 +10,8 @@ GRANT SELECT ON catchment.measurements TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1m TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1m_live TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1h TO catchment_grafana;
+-- Which whole hours a short range may read from the hour rollups (a view over the unfolded rows).
+GRANT SELECT ON catchment.measurements_1h_settled TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1h_net TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1d TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1d_net TO catchment_grafana;

@@ -153,9 +153,12 @@ describe('the schema, printed for a cluster', () => {
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 12 + 6 + 3 + 1 + 1,
-      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, and the input view',
+      1 + 2 * 12 + 6 + 3 + 1 + 1 + 3,
+      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, the input view, and migration 10’s two hour views made anew and its settled hours',
     )
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)
+    assert.match(ddl, /CREATE OR REPLACE VIEW `catchment`\.`measurements_1h_settled` ON CLUSTER `fleet` AS\nSELECT [^\n]*\nFROM `catchment`\.`measurements`\n/, 'the settled hours read the Distributed tables')
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

@@ -6,6 +6,7 @@ import { rowBatch } from '../../collector/ingest/rows.ts'
 import { writeBatches, writeRows } from '../../collector/ingest/writer.ts'
 import { createLogger } from '../../collector/logger.ts'
 import { createMetrics } from '../../collector/metrics.ts'
+import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { MinuteFold, ReceiptClock, restoreMinuteView } from '../../collector/rollups/minute-fold.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
@@ -146,6 +147,36 @@ describe('the minute rollup folded on a schedule', () => {
     const folded = Date.now() + 60_000
     stepped.notBefore(folded)
     assert.ok(stepped.now() >= folded)
+  })
+
+  it('reads a short range’s whole hours from the hour rollups only while no row of them waits to be folded', async () => {
+    const probe = 'range-probe'
+    await receive([...tenMinutes(at(3), probe), ...tenMinutes(at(4), probe), ...tenMinutes(at(5, 20), probe)])
+    await folder.foldDue()
+    /** 02:30 to 06:00 of this probe, as a short range reads it (range.ts). */
+    const read = async () => {
+      const rows = rangeRowsSql(
+        {
+          rollup: 'catchment.measurements_1m_live',
+          hours: 'catchment.measurements_1h',
+          days: 'catchment.measurements_1d',
+          settled: 'catchment.measurements_1h_settled',
+          hourly: '0',
+          periodSeconds: '60',
+        },
+        ['samples'],
+        { from: `toDateTime(${at(2, 30) / 1000})`, to: `toDateTime(${at(6) / 1000})`, where: `AND probe = '${probe}'` },
+      )
+      const [row] = await storeRows<{ samples: number; rows: number; end: number }>(store, `SELECT sum(samples) AS samples, count() AS rows, toUnixTimestamp(max(period_end)) AS end FROM ${rows}`)
+      return row
+    }
+    assert.deepEqual(await read(), { samples: 180, rows: 3, end: at(5, 30) / 1000 }, 'three hour rows, the last ending with its last minute')
+
+    // A spool delivers 04:30–04:40 late: until it is folded, the hours from 04:00 on are read from the live minutes.
+    await receive(tenMinutes(at(4, 30), probe))
+    assert.deepEqual(await read(), { samples: 240, rows: 1 + 10 + 10 + 10, end: at(5, 30) / 1000 }, 'the late rows counted, once, before their fold')
+    await folder.foldDue()
+    assert.deepEqual(await read(), { samples: 240, rows: 3, end: at(5, 30) / 1000 }, 'folded, every whole hour is read from the hour rollup again')
   })
 
   it('goes back to the view: folds what is left, and the view counts from then on', async () => {

@@ -43,6 +43,40 @@ const totalsSql = (table: string) => `
     ${withDigests.has(table) ? 'quantilesTDigestMerge(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q)[3]' : 'NULL'} AS p50
   FROM catchment.${table}`
 
+const time = (ms: number) => `toDateTime(${ms / 1000}, 'UTC')`
+
+/**
+ * A range read through range.ts (`got`: its sums, where its data ends, how
+ * many rows it read) and the same range summed from the finest tier it reads
+ * (`expected`): minutes for a short range, hours for a long one.
+ */
+async function readRange(store: Store, kind: 'probe' | 'network', unit: 'minutes' | 'hours', from: number, to: number | undefined) {
+  const tables = kind === 'probe' ? { hours: 'measurements_1h', days: 'measurements_1d' } : { hours: 'measurements_1h_net', days: 'measurements_1d_net' }
+  const finest = unit === 'minutes' ? 'measurements_1m_live' : tables.hours
+  const tiered = rangeRowsSql(
+    {
+      rollup: `catchment.${finest}`,
+      hours: `catchment.${tables.hours}`,
+      days: `catchment.${tables.days}`,
+      settled: 'catchment.measurements_1h_settled',
+      hourly: unit === 'hours' ? '1' : '0',
+      periodSeconds: unit === 'hours' ? '3600' : '60',
+    },
+    ['samples', 'errors', 'connect_hist', ...(kind === 'network' ? ['connect_q', 'asn'] : ['probe'])],
+    { from: time(from), to: to === undefined ? undefined : time(to) },
+  )
+  const upper = to === undefined ? '' : `AND period <= ${time(to)}`
+  const sums = 'sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total'
+  const [expected] = await storeRows<Totals & { end: string }>(
+    store,
+    `SELECT ${sums}, toString(max(period) + ${unit === 'hours' ? 3600 : 60}) AS end FROM catchment.${finest} WHERE period >= ${time(from)} ${upper}`,
+  )
+  const [got] = await storeRows<Totals & { end: string; rows: number }>(store, `SELECT ${sums}, toString(max(period_end)) AS end, count() AS rows FROM ${tiered}`)
+  assert.ok(expected && got)
+  const { rows, ...totals } = got
+  return { got: totals, expected, rows }
+}
+
 describe('the rollups', () => {
   let dataDir: string
   let store: Store
@@ -69,7 +103,7 @@ describe('the rollups', () => {
     await writeAsOlderCollector(store, twoHours(start))
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9, 10])
 
     const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
@@ -131,31 +165,34 @@ describe('the rollups', () => {
       ['within one day', midnight + 24 * hour + 10 * hour, midnight + 24 * hour + 11 * hour],
       ['from the second day on', midnight + 24 * hour, undefined],
     ]
-    const time = (ms: number) => `toDateTime(${ms / 1000}, 'UTC')`
     for (const [what, from, to] of ranges) {
-      for (const [hours, days, extra] of [
-        ['measurements_1h', 'measurements_1d', 'probe'],
-        ['measurements_1h_net', 'measurements_1d_net', 'asn'],
-      ]) {
-        const tiered = rangeRowsSql(
-          { rollup: `catchment.${hours}`, days: `catchment.${days}`, hourly: '1', periodSeconds: '3600' },
-          ['samples', 'errors', 'connect_hist', ...(withDigests.has(hours as string) ? ['connect_q'] : []), extra as string],
-          { from: time(from), to: to === undefined ? undefined : time(to) },
-        )
-        const upper = to === undefined ? '' : `AND period <= ${time(to)}`
-        const [expected] = await storeRows<Totals & { end: string }>(
-          store,
-          `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period) + 3600) AS end
-           FROM catchment.${hours} WHERE period >= ${time(from)} ${upper}`,
-        )
-        const [got] = await storeRows<Totals & { end: string }>(
-          store,
-          `SELECT sum(samples) AS samples, sum(errors) AS errors, arraySum(mapValues(sumMap(connect_hist))) AS hist_total, toString(max(period_end)) AS end FROM ${tiered}`,
-        )
-        assert.ok(Number(expected?.samples) > 0, `${what}: the range holds samples`)
-        assert.deepEqual(got, expected, `${what}, ${hours} + ${days}`)
+      for (const kind of ['probe', 'network'] as const) {
+        const { got, expected } = await readRange(store, kind, 'hours', from, to)
+        assert.ok(Number(expected.samples) > 0, `${what}: the range holds samples`)
+        assert.deepEqual(got, expected, `${what}, per ${kind}`)
       }
     }
+  })
+
+  it('reads a short range from minutes at its ends and whole hours between, keeping where each probe was last seen', async () => {
+    const hour = 3_600_000
+    const secondDay = Date.UTC(2026, 10, 21)
+    const ranges: Array<[string, number, number | undefined]> = [
+      ['mid-hour to mid-hour, across two whole hours', secondDay + 9 * hour + 45 * 60_000, secondDay + 11 * hour + 20 * 60_000],
+      ['hour to hour', secondDay + 10 * hour, secondDay + 11 * hour],
+      ['within one hour', secondDay + 10 * hour + 5 * 60_000, secondDay + 10 * hour + 50 * 60_000],
+      ['the day before to now', secondDay - 20 * hour, undefined],
+    ]
+    for (const [what, from, to] of ranges) {
+      for (const kind of ['probe', 'network'] as const) {
+        const { got, expected } = await readRange(store, kind, 'minutes', from, to)
+        assert.ok(Number(expected.samples) > 0, `${what}: the range holds samples`)
+        assert.deepEqual(got, expected, `${what}, per ${kind}`)
+      }
+    }
+    // From 09:10 on: the half hour of 09:xx from the minutes, then the hours 10:00 and 11:00, one row each.
+    const { rows } = await readRange(store, 'probe', 'minutes', secondDay + 9 * hour + 10 * 60_000, undefined)
+    assert.equal(rows, 30 + 2, 'the whole hours were read from the hour rollup')
   })
 
   it('puts each connect time in the bucket whose bound is the first power of √2 at or above it', async () => {
@@ -196,14 +233,17 @@ describe('a store from before the digests left the hour and day rollups per prob
     const digests = `ADD COLUMN connect_q AggregateFunction(quantilesTDigest(0.05, 0.25, 0.5, 0.75, 0.95), Nullable(Float64)) AFTER connect_min,
       ADD COLUMN total_q AggregateFunction(quantilesTDigest(0.05, 0.25, 0.5, 0.75, 0.95), Nullable(Float64)) AFTER connect_q`
     for (const table of ['measurements_1h', 'measurements_1d']) await run(`ALTER TABLE ${qualified(store, table)} ${digests}`)
+    // Nor did an hour row know its last minute before migration 10.
+    for (const table of ['measurements_1h', 'measurements_1h_net']) await run(`ALTER TABLE ${qualified(store, table)} DROP COLUMN last_minute`)
+    const withoutLastMinute = (select: string) => select.replace(/,\s*max\(minute\) AS last_minute/, '')
     const mergedDigests = `min(connect_min) AS connect_min,
   quantilesTDigestMergeState(0.05, 0.25, 0.5, 0.75, 0.95)(connect_q) AS connect_q,
   quantilesTDigestMergeState(0.05, 0.25, 0.5, 0.75, 0.95)(total_q) AS total_q,`
     for (const view of [hourlyRollupView, dailyRollupView]) {
-      await run(`CREATE MATERIALIZED VIEW ${qualified(store, view.name)} TO ${qualified(store, view.to)} AS ${view.select(qualified(store, view.from)).replace('min(connect_min) AS connect_min,', mergedDigests)}`)
+      await run(`CREATE MATERIALIZED VIEW ${qualified(store, view.name)} TO ${qualified(store, view.to)} AS ${withoutLastMinute(view.select(qualified(store, view.from))).replace('min(connect_min) AS connect_min,', mergedDigests)}`)
     }
     const hours = qualified(store, 'measurements_1h')
-    await run(`CREATE MATERIALIZED VIEW ${qualified(store, networkRollupView.name)} TO ${qualified(store, networkRollupView.to)} AS ${networkRollupView.select(hours).replace('toStartOfHour(minute) AS hour', 'hour')}`)
+    await run(`CREATE MATERIALIZED VIEW ${qualified(store, networkRollupView.name)} TO ${qualified(store, networkRollupView.to)} AS ${withoutLastMinute(networkRollupView.select(hours).replace('toStartOfHour(minute) AS hour', 'hour'))}`)
   }
 
   it('drops them, feeds the network hours from the minutes, and still counts every sample once', async () => {
@@ -213,7 +253,7 @@ describe('a store from before the digests left the hour and day rollups per prob
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9, 10])
     const columns = await storeRows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
     const [view] = await storeRows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)
@@ -230,5 +270,14 @@ describe('a store from before the digests left the hour and day rollups per prob
     const [raw] = await storeRows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE ts >= toDateTime(${later / 1000})`)
     const [network] = await storeRows<Totals>(store, `${totalsSql('measurements_1h_net')} WHERE hour >= toStartOfHour(toDateTime(${later / 1000}))`)
     assert.ok(Math.abs(Number(network?.p50) - Number(raw?.p50)) <= 1.5, `the network hours' median ${network?.p50} vs the samples' ${raw?.p50}`)
+
+    // A short range over both days: hours from before migration 10 do not know their last minute, and end with their hour.
+    for (const kind of ['probe', 'network'] as const) {
+      const { got } = await readRange(store, kind, 'minutes', start - 3_600_000, start + 6 * 3_600_000)
+      assert.equal(got.samples, 400, `per ${kind}: the old hours' samples, each once`)
+      assert.equal(got.end, '2026-11-20 12:00:00', `per ${kind}: the old rows' last hour, 11:00, read as ending at 12:00`)
+      const { got: newer, expected } = await readRange(store, kind, 'minutes', later - 3_600_000, undefined)
+      assert.deepEqual(newer, expected, `per ${kind}: hours written since know their last minute`)
+    }
   })
 })

@@ -15,6 +15,20 @@ import { PopLocationSync } from '../../collector/analysis/pop-sync.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { ProbeRegistry } from '../../collector/store/probes.ts'
+import {
+  dailyNetworkRollupTable,
+  dailyRollupTable,
+  heartbeatsTable,
+  hourlyRollupTable,
+  liveMinutesView,
+  measurementsTable,
+  networkRollupTable,
+  popLocationsTable,
+  probesTable,
+  rollupFoldsTable,
+  rollupTable,
+  settledHoursView,
+} from '../../collector/store/schema.ts'
 import { datasourceUid } from '../../dashboards/src/grafana.ts'
 import { dashboards, jsonDir, render } from '../../dashboards/src/build.ts'
 import { startTestCollector, type TestCollector } from '../helpers/collector.ts'
@@ -56,6 +70,10 @@ interface Result {
   columns: Array<{ name: string; type: string }>
   rows: unknown[][]
 }
+
+/** Every table that holds rows, and the plain views over them, that a dashboard could read. */
+const storedTables = [measurementsTable, rollupTable, hourlyRollupTable, networkRollupTable, dailyRollupTable, dailyNetworkRollupTable, probesTable, heartbeatsTable, popLocationsTable, rollupFoldsTable]
+const plainViews = [liveMinutesView, settledHoursView]
 
 describe('the dashboards as files', () => {
   it('are the four dashboards, exactly as their sources build them', () => {
@@ -105,6 +123,18 @@ describe('the dashboards as files', () => {
         for (const name of referencedVariables(sql)) assert.ok(defined.has(name), `${file}: ${where} uses $${name}, which is not defined`)
       }
     }
+  })
+
+  it('read only what the Grafana user is granted, the tables behind the views included', () => {
+    const grants = readFileSync(path.join(dashboardsDir, 'clickhouse/grafana-user.sql'), 'utf8')
+    const granted = new Set([...grants.matchAll(/^GRANT SELECT(?:\([^)]*\))? ON catchment\.(\w+) TO/gm)].map((match) => match[1]))
+    const context = { database: 'catchment', retentionDays: 400 }
+    const names = [...storedTables.map((table) => table.name), ...plainViews.map((view) => view.name)]
+    const readBy = (sql: string) => names.filter((name) => new RegExp(`\\b${name}\\b`).test(sql))
+    const dashboardsSql = loaded.map(([, dashboard]) => JSON.stringify(dashboard)).join('\n')
+    const read = new Set(readBy(dashboardsSql))
+    for (const view of plainViews) if (read.has(view.name)) for (const name of readBy(view.select(context))) read.add(name)
+    for (const name of read) assert.ok(granted.has(name), `the dashboards read ${name}, which grafana-user.sql does not grant`)
   })
 })
 
