@@ -25,7 +25,7 @@
  */
 import { haversineSql, thresholds, type Severity } from '../../probe/geo/distance.ts'
 import type { Store } from '../store/client.ts'
-import { rangeRowsSql } from './range.ts'
+import { rangeRowsSql, type RangeTiers } from './range.ts'
 import { analysisTables, type AnalysisTables } from './tables.ts'
 import { clickhouseTime } from '../store/time.ts'
 
@@ -85,10 +85,8 @@ export interface FindingsInputs {
   severities: string
   /** `AND …` on the rollups' target column, or ''. */
   targetFilter: string
-  /** A SQL boolean: the window's rollup is the hour rollup, so its full days are read from the day rollup. */
+  /** A SQL boolean: the window is long, read from hours and days rather than minutes and hours (range.ts). */
   hourly: string
-  /** Seconds one row of the window's rollup covers: 60 for minutes, 3600 for hours. */
-  periodSeconds: string
 }
 
 /** Windows longer than this are judged on hours and days rather than minutes, as the dashboards do. */
@@ -101,29 +99,20 @@ export const findingsApiInputs = (targetFilter: boolean, long: boolean): Finding
   severities: '{severities:Array(String)}',
   targetFilter: targetFilter ? 'AND target = {target:String}' : '',
   hourly: long ? '1' : '0',
-  periodSeconds: long ? '3600' : '60',
 })
-
-/** The rollups a window is read from: minutes up to two days, hours (and days) beyond. */
-export interface FindingsWindow {
-  /** The per-probe rollup of the window. */
-  window: string
-  /** The same window's rollup without the probe dimension: the minutes again, or the network hours. */
-  networkWindow: string
-}
 
 /**
  * The SQL of the findings, for the API and the Findings dashboard alike. It
  * must run with `prefer_column_name_to_alias = 1`: aliases such as `asn` would
  * otherwise shadow the columns they are computed from.
  */
-export function findingsSql(tables: AnalysisTables & FindingsWindow, inputs: FindingsInputs): string {
+export function findingsSql(tables: AnalysisTables, inputs: FindingsInputs): string {
   const { hours, probes, locations } = tables
   const { since, lookback, minSamples, severities, targetFilter } = inputs
-  const tiers = (rollup: string, hours: string, days: string) => ({ rollup, hours, days, settled: tables.settled, hourly: inputs.hourly, periodSeconds: inputs.periodSeconds })
+  const tiers = (hours: string, days: string): RangeTiers => ({ ...tables, hours, days, hourly: inputs.hourly })
   const bounds = { from: since, where: `AND pop != '' ${targetFilter}` }
-  const window = rangeRowsSql(tiers(tables.window, tables.hours, tables.days), ['target', 'probe', 'pop', 'asn', 'isp', 'country', 'city', 'samples', 'connect_samples', 'connect_min'], bounds)
-  const networkWindow = rangeRowsSql(tiers(tables.networkWindow, tables.networkHours, tables.networkDays), ['target', 'pop', 'asn', 'country', 'city', 'connect_q'], bounds)
+  const window = rangeRowsSql(tiers(tables.hours, tables.days), ['target', 'probe', 'pop', 'asn', 'isp', 'country', 'city', 'samples', 'connect_samples', 'connect_min'], bounds)
+  const networkWindow = rangeRowsSql(tiers(tables.networkHours, tables.networkDays), ['target', 'pop', 'asn', 'country', 'city', 'connect_q'], bounds)
   return `
 WITH
 per_probe_pop AS (
@@ -257,10 +246,7 @@ export async function findFindings(store: Store, query: FindingsQuery): Promise<
   const long = Date.now() - query.since.getTime() > longWindowMs
   const tables = analysisTables(store)
   const result = await store.client('query').query({
-    query: findingsSql(
-      { ...tables, window: long ? tables.hours : tables.minutes, networkWindow: long ? tables.networkHours : tables.minutes },
-      findingsApiInputs(query.target !== undefined, long),
-    ),
+    query: findingsSql(tables, findingsApiInputs(query.target !== undefined, long)),
     query_params: {
       since: clickhouseTime(query.since),
       lookback: clickhouseTime(lookback),

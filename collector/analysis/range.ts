@@ -3,29 +3,31 @@
  * rollup that holds all of it. Merging t-digests and summing rows is what
  * such summaries spend their time on, so fewer, coarser rows are what keeps
  * them under a second at 100M measurements (test/bench/queries.ts):
- * - a short range (minutes): the minute rollup for its partial hours at
- *   either end and for the hours not settled yet, the hour rollup for the
- *   whole hours between. Six hours of a fleet are then ≤ two hours of minute
- *   rows and one hour row per group for each of the rest, not 360 minute rows.
- * - a long range (hours): the hour rollup for its partial days at either
- *   end, the day rollup for the full days between: ~7 day rows and ≤ 48
- *   hour rows per group over a week instead of 168.
- * Both read the same sums and the same t-digests, merged from the same rows.
+ * - a short range: the minute rollup for its partial hours at either end and
+ *   for the hours not settled yet, the hour rollup for the whole hours
+ *   between, and the rows not folded yet grouped by the summary's own
+ *   columns. Six hours of a fleet are then ≤ two hours of minute rows and
+ *   one hour row per group for each of the rest, not 360 minute rows.
+ * - a long range: the hour rollup for its partial days at either end, the
+ *   day rollup for the full days between: ~7 day rows and ≤ 48 hour rows per
+ *   group over a week instead of 168.
+ * Either way the same sums and the same t-digests, merged from the same rows.
  */
+import { rawMeasures } from '../store/schema.ts'
 
 export interface RangeTiers {
-  /** The rollup the range calls for: the live minutes for short ranges, hours for long ones. */
-  rollup: string
-  /** The hour rollup of the same kind (per probe or per network): a short range's whole hours. */
+  /** The minute rollup itself (what is folded, not the live minutes), of which a short range reads its partial hours. */
+  minuteRollup: string
+  /** The rows not folded yet, a minute's `period` on each (schema.ts, `unfoldedView`). */
+  unfolded: string
+  /** The hour rollup of the summary's kind (per probe or per network). */
   hours: string
-  /** The day rollup of the same kind: a long range's full days. */
+  /** The day rollup of the same kind. */
   days: string
   /** The one-row view (`until`) before which the hour rollups hold every stored measurement (schema.ts, `settledHoursView`). */
   settled: string
-  /** A SQL boolean: true when `rollup` is the hour rollup, so whole days may come from `days`. */
+  /** A SQL boolean: the range is long, read from hours and days rather than minutes and hours. */
   hourly: string
-  /** Seconds one row of `rollup` covers (a SQL expression): where a row's data ends. */
-  periodSeconds: string
 }
 
 export interface RangeBounds {
@@ -46,31 +48,57 @@ const boundaries = (unit: 'Hour' | 'Day', time: string) => {
   }
 }
 
+type Measure = keyof typeof rawMeasures
+
+/** One tier's part of a range: the rows `where` selects, their `end`, grouped by `groupBy` when it aggregates. */
+interface Branch {
+  from: string
+  columns: string
+  end: string
+  where: string
+  groupBy?: string
+}
+
+const isMeasure = (column: string): column is Measure => Object.hasOwn(rawMeasures, column)
+
 /**
  * A parenthesised table expression of `columns` from every tier, plus
- * `period_end`: when the row's data ends (an hour row knows its last minute,
- * a day row its last hour), so "last seen" stays exact whichever tier a row
- * came from.
+ * `period_end`: when the row's data ends, to the minute over a short range
+ * (an hour row knows its last minute) and to the hour over a long one (a day
+ * row knows its last hour), whichever tier a row came from. A `hourly` of
+ * '0' or '1' reads only the tiers of that kind of range; any other
+ * expression (a dashboard's) reads each tier behind its test.
  */
 export function rangeRowsSql(tiers: RangeTiers, columns: readonly string[], bounds: RangeBounds): string {
-  const { rollup, hours, days, settled, hourly, periodSeconds } = tiers
+  const { minuteRollup, unfolded, hours, days, settled, hourly } = tiers
   const until = bounds.to ?? 'now()'
   const where = bounds.where ?? ''
   const fullDays = { from: boundaries('Day', bounds.from).firstFull, to: boundaries('Day', until).lastPartial }
   // Whole hours end where the range's last hour starts, or earlier where an hour is not settled yet.
   const fullHours = { from: boundaries('Hour', bounds.from).firstFull, to: `least(${boundaries('Hour', until).lastPartial}, (SELECT until FROM ${settled}))` }
   const list = columns.join(', ')
-  const upper = bounds.to === undefined ? '' : `AND period <= ${bounds.to}`
+  const inRange = `period >= ${bounds.from}${bounds.to === undefined ? '' : ` AND period <= ${bounds.to}`}`
   const outside = (range: { from: string; to: string }) => `(period < ${range.from} OR period >= ${range.to})`
   const inside = (range: { from: string; to: string }) => `period >= ${range.from} AND period < ${range.to}`
-  return `(
-  SELECT ${list}, period + ${periodSeconds} AS period_end FROM ${rollup}
-  WHERE period >= ${bounds.from} ${upper} AND ((${hourly}) AND ${outside(fullDays)} OR NOT (${hourly}) AND ${outside(fullHours)}) ${where}
-  UNION ALL
-  SELECT ${list}, if(last_minute >= period, last_minute + 60, period + 3600) AS period_end FROM ${hours}
-  WHERE NOT (${hourly}) AND ${inside(fullHours)} ${where}
-  UNION ALL
-  SELECT ${list}, last_hour + 3600 AS period_end FROM ${days}
-  WHERE (${hourly}) AND ${inside(fullDays)} ${where}
-)`
+  // Unfolded rows all fall in hours not settled, so none lies in the whole hours read from the hour rollup.
+  const unfoldedSelect = columns.map((column) => (isMeasure(column) ? `${rawMeasures[column]} AS ${column}` : column)).join(', ')
+  const dimensions = columns.filter((column) => !isMeasure(column)).join(', ')
+  const shortRange: Branch[] = [
+    { from: minuteRollup, columns: list, end: 'period + 60', where: `${inRange} AND ${outside(fullHours)}` },
+    { from: unfolded, columns: unfoldedSelect, end: 'max(period) + 60', where: inRange, groupBy: dimensions },
+    // The hour's last minute; the epoch on rows from before migration 10, which then end with their hour.
+    { from: hours, columns: list, end: 'if(last_minute >= period, last_minute + 60, period + 3600)', where: inside(fullHours) },
+  ]
+  // A long range ends with an hour, as its day rows do.
+  const longRange: Branch[] = [
+    { from: hours, columns: list, end: 'period + 3600', where: `${inRange} AND ${outside(fullDays)}` },
+    { from: days, columns: list, end: 'last_hour + 3600', where: inside(fullDays) },
+  ]
+  const branches =
+    hourly === '0' ? shortRange
+    : hourly === '1' ? longRange
+    : [...shortRange.map((branch) => ({ ...branch, where: `NOT (${hourly}) AND ${branch.where}` })), ...longRange.map((branch) => ({ ...branch, where: `(${hourly}) AND ${branch.where}` }))]
+  const sql = ({ from, columns: selected, end, where: condition, groupBy }: Branch) =>
+    `SELECT ${selected}, ${end} AS period_end FROM ${from}\n  WHERE ${condition} ${where}${groupBy ? `\n  GROUP BY ${groupBy}` : ''}`
+  return `(\n  ${branches.map(sql).join('\n  UNION ALL\n  ')}\n)`
 }

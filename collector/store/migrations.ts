@@ -59,6 +59,7 @@ import {
   rollupView,
   settledHoursView,
   type SchemaContext,
+  unfoldedView,
   type TableDefinition,
   type ViewDefinition,
 } from './schema.ts'
@@ -168,7 +169,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 10,
-    name: 'short ranges read their whole hours from the hour rollups: each hour row knows its last minute, and which hours are settled',
+    name: 'short ranges read their whole hours from the hour rollups and their unfolded rows ungrouped by minute: each hour row knows its last minute, which hours are settled, the unfolded rows',
     statements: (context) => {
       const remade = [hourlyRollupView, networkRollupView]
       return [
@@ -177,6 +178,7 @@ export const migrations: readonly Migration[] = [
         ...[hourlyRollupTable, networkRollupTable].flatMap((table) => addColumns(context, table, lastMinuteColumns)),
         ...remade.map((view) => createView(context, view)),
         createPlainView(context, settledHoursView),
+        createPlainView(context, unfoldedView),
       ]
     },
   },

@@ -221,6 +221,22 @@ export const rollupSettings = 'non_replicated_deduplication_window = 1000'
 
 export const rollupTable = probeRollup('measurements_1m', 'minute', { digests: true })
 
+/**
+ * What the minute rollup counts, each as an aggregate over raw rows: the
+ * minute view sums a minute's rows into them, and a short range's summary
+ * its rows not folded yet (range.ts).
+ */
+export const rawMeasures = {
+  samples: 'count()',
+  errors: 'countIf(error IS NOT NULL)',
+  connect_samples: 'count(connect_ms)',
+  connect_min: 'min(ifNull(connect_ms, inf))',
+  connect_q: `quantilesTDigestState(${rollupQuantiles})(connect_ms)`,
+  total_q: `quantilesTDigestState(${rollupQuantiles})(total_ms)`,
+  connect_hist: `sumMapIf(map(${histogramBucketSql('ifNull(connect_ms, 0)')}, toUInt64(1)), connect_ms IS NOT NULL)`,
+  errors_by_code: "sumMapIf(map(toString(ifNull(error, '')), toUInt64(1)), error IS NOT NULL)",
+} as const
+
 export const rollupView: ViewDefinition = {
   name: 'measurements_1m_mv',
   to: 'measurements_1m',
@@ -234,14 +250,9 @@ export const rollupView: ViewDefinition = {
   any(isp) AS isp,
   any(country) AS country,
   any(city) AS city,
-  count() AS samples,
-  countIf(error IS NOT NULL) AS errors,
-  count(connect_ms) AS connect_samples,
-  min(ifNull(connect_ms, inf)) AS connect_min,
-  quantilesTDigestState(${rollupQuantiles})(connect_ms) AS connect_q,
-  quantilesTDigestState(${rollupQuantiles})(total_ms) AS total_q,
-  sumMapIf(map(${histogramBucketSql('ifNull(connect_ms, 0)')}, toUInt64(1)), connect_ms IS NOT NULL) AS connect_hist,
-  sumMapIf(map(toString(ifNull(error, '')), toUInt64(1)), error IS NOT NULL) AS errors_by_code
+  ${Object.entries(rawMeasures)
+    .map(([name, aggregate]) => `${aggregate} AS ${name}`)
+    .join(',\n  ')}
 FROM ${from}
 GROUP BY minute, target, probe, pop`,
 }
@@ -299,6 +310,19 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
 export const settledHoursView: PlainViewDefinition = {
   name: 'measurements_1h_settled',
   select: (context) => `SELECT ifNull(toStartOfHour(minOrNull(ts), 'UTC'), toDateTime64('2299-12-31 00:00:00', 3, 'UTC')) AS until
+FROM ${unfoldedRows(context)}`,
+}
+
+/**
+ * The rows not folded yet, one per measurement, as a short range's summary
+ * reads them (range.ts): grouped by that summary's own columns, not by
+ * minute first as the live minutes are, 700,000 of them took 70–90 rather
+ * than 150–250 ms to sum or to merge into medians. `pop` is '' where the
+ * rollups have it so, and `period` is the minute, as a minute row's.
+ */
+export const unfoldedView: PlainViewDefinition = {
+  name: 'measurements_unfolded',
+  select: (context) => `SELECT * REPLACE (ifNull(pop, '') AS pop), toStartOfMinute(ts) AS period
 FROM ${unfoldedRows(context)}`,
 }
 

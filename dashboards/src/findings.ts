@@ -16,7 +16,7 @@ const analysisSettings = 'SETTINGS prefer_column_name_to_alias = 1, join_use_nul
 const findings = `
 SELECT * FROM (
 ${findingsSql(
-  { ...analysisTables(), window: '${rollup}', networkWindow: '${network_rollup}' },
+  analysisTables(),
   {
     since: '$__fromTime',
     lookback: '($__fromTime - INTERVAL 7 DAY)',
@@ -24,7 +24,6 @@ ${findingsSql(
     severities: "['warn', 'high', 'severe']",
     targetFilter: `AND ${filters(['target'])}`,
     hourly: isHourly,
-    periodSeconds: '${step}',
   },
 )}
 )

@@ -4,7 +4,7 @@
  * the plugin turns the condition into `1=1` instead of an IN list of every value.
  */
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
-import { dailyNetworkRollupTable, liveMinutesView, networkRollupTable, settledHoursView } from '../../collector/store/schema.ts'
+import { dailyNetworkRollupTable, liveMinutesView, networkRollupTable, rollupTable, settledHoursView, unfoldedView } from '../../collector/store/schema.ts'
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
 /**
@@ -71,7 +71,7 @@ export const networkRows = (names?: readonly Filter[]) => `FROM \${network_rollu
  */
 export const networkRangeRows = (columns: readonly string[], names?: readonly Filter[]) =>
   `FROM ${rangeRowsSql(
-    { rollup: '${network_rollup}', hours: networkRollupTable.name, days: dailyNetworkRollupTable.name, settled: settledHoursView.name, hourly: isHourly, periodSeconds: '${step}' },
+    { minuteRollup: rollupTable.name, unfolded: unfoldedView.name, hours: networkRollupTable.name, days: dailyNetworkRollupTable.name, settled: settledHoursView.name, hourly: isHourly },
     columns,
     { from: '$__fromTime', to: '$__toTime', where: `AND ${filters(names)}` },
   )}`

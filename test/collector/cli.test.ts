@@ -153,8 +153,8 @@ describe('the schema, printed for a cluster', () => {
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 12 + 6 + 3 + 1 + 1 + 3,
-      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, the input view, and migration 10’s two hour views made anew and its settled hours',
+      1 + 2 * 12 + 6 + 3 + 1 + 1 + 4,
+      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, the input view, and migration 10’s two hour views made anew, its settled hours and its unfolded rows',
     )
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)

@@ -7,6 +7,7 @@ import { writeBatches, writeRows } from '../../collector/ingest/writer.ts'
 import { createLogger } from '../../collector/logger.ts'
 import { createMetrics } from '../../collector/metrics.ts'
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
+import { analysisTables } from '../../collector/analysis/tables.ts'
 import { MinuteFold, ReceiptClock, restoreMinuteView } from '../../collector/rollups/minute-fold.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
@@ -153,30 +154,37 @@ describe('the minute rollup folded on a schedule', () => {
     const probe = 'range-probe'
     await receive([...tenMinutes(at(3), probe), ...tenMinutes(at(4), probe), ...tenMinutes(at(5, 20), probe)])
     await folder.foldDue()
-    /** 02:30 to 06:00 of this probe, as a short range reads it (range.ts). */
+    /**
+     * 02:30 to 06:00, as a short range reads it (range.ts): this probe's samples, rows and end, and its
+     * network's median connect time (the network rollups keep the digests; no other probe measured then).
+     */
     const read = async () => {
-      const rows = rangeRowsSql(
-        {
-          rollup: 'catchment.measurements_1m_live',
-          hours: 'catchment.measurements_1h',
-          days: 'catchment.measurements_1d',
-          settled: 'catchment.measurements_1h_settled',
-          hourly: '0',
-          periodSeconds: '60',
-        },
-        ['samples'],
-        { from: `toDateTime(${at(2, 30) / 1000})`, to: `toDateTime(${at(6) / 1000})`, where: `AND probe = '${probe}'` },
+      const tables = analysisTables(store)
+      const bounds = { from: `toDateTime(${at(2, 30) / 1000})`, to: `toDateTime(${at(6) / 1000})` }
+      const probeRows = rangeRowsSql({ ...tables, hourly: '0' }, ['probe', 'samples'], { ...bounds, where: `AND probe = '${probe}'` })
+      const networkRows = rangeRowsSql({ ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: '0' }, ['asn', 'connect_q'], bounds)
+      const [row] = await storeRows<{ samples: number; rows: number; end: number; p50: number }>(
+        store,
+        `SELECT sum(samples) AS samples, count() AS rows, toUnixTimestamp(max(period_end)) AS end,
+          (SELECT quantilesTDigestMerge(${rollupQuantiles})(connect_q)[3] FROM ${networkRows}) AS p50
+         FROM ${probeRows}`,
       )
-      const [row] = await storeRows<{ samples: number; rows: number; end: number }>(store, `SELECT sum(samples) AS samples, count() AS rows, toUnixTimestamp(max(period_end)) AS end FROM ${rows}`)
+      assert.ok(row)
       return row
     }
-    assert.deepEqual(await read(), { samples: 180, rows: 3, end: at(5, 30) / 1000 }, 'three hour rows, the last ending with its last minute')
+    const [raw] = await storeRows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE probe = '${probe}'`)
+    const settled = await read()
+    assert.deepEqual({ ...settled, p50: undefined }, { samples: 180, rows: 3, end: at(5, 30) / 1000, p50: undefined }, 'three hour rows, the last ending with its last minute')
+    assert.equal(settled.p50, raw?.p50, 'the median of the hours’ digests')
 
-    // A spool delivers 04:30–04:40 late: until it is folded, the hours from 04:00 on are read from the live minutes.
+    // A spool delivers 04:30–04:40 late: until it is folded, the hours from 04:00 on are read from the minutes and the unfolded rows.
     await receive(tenMinutes(at(4, 30), probe))
-    assert.deepEqual(await read(), { samples: 240, rows: 1 + 10 + 10 + 10, end: at(5, 30) / 1000 }, 'the late rows counted, once, before their fold')
+    const unfolded = await read()
+    assert.deepEqual({ ...unfolded, p50: undefined }, { samples: 240, rows: 1 + 10 + 1 + 10, end: at(5, 30) / 1000, p50: undefined }, 'the late rows counted once, summed into one row, before their fold')
     await folder.foldDue()
-    assert.deepEqual(await read(), { samples: 240, rows: 3, end: at(5, 30) / 1000 }, 'folded, every whole hour is read from the hour rollup again')
+    const folded = await read()
+    assert.deepEqual({ ...folded, p50: undefined }, { samples: 240, rows: 3, end: at(5, 30) / 1000, p50: undefined }, 'folded, every whole hour is read from the hour rollup again')
+    assert.equal(unfolded.p50, folded.p50, 'the same median from the unfolded rows as from their fold')
   })
 
   it('goes back to the view: folds what is left, and the view counts from then on', async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
+import { analysisTables } from '../../collector/analysis/tables.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { dailyRollupView, hourlyRollupView, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
@@ -54,14 +55,7 @@ async function readRange(store: Store, kind: 'probe' | 'network', unit: 'minutes
   const tables = kind === 'probe' ? { hours: 'measurements_1h', days: 'measurements_1d' } : { hours: 'measurements_1h_net', days: 'measurements_1d_net' }
   const finest = unit === 'minutes' ? 'measurements_1m_live' : tables.hours
   const tiered = rangeRowsSql(
-    {
-      rollup: `catchment.${finest}`,
-      hours: `catchment.${tables.hours}`,
-      days: `catchment.${tables.days}`,
-      settled: 'catchment.measurements_1h_settled',
-      hourly: unit === 'hours' ? '1' : '0',
-      periodSeconds: unit === 'hours' ? '3600' : '60',
-    },
+    { ...analysisTables(store), hours: `catchment.${tables.hours}`, days: `catchment.${tables.days}`, hourly: unit === 'hours' ? '1' : '0' },
     ['samples', 'errors', 'connect_hist', ...(kind === 'network' ? ['connect_q', 'asn'] : ['probe'])],
     { from: time(from), to: to === undefined ? undefined : time(to) },
   )
