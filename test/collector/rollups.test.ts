@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { writeRows } from '../../collector/ingest/writer.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
@@ -83,6 +84,7 @@ describe('the rollups', () => {
   })
   after(async () => {
     await store.close()
+    rmSync(dataDir, { recursive: true, force: true })
   })
 
   it('brings a store from before the hour rollup up to date, with its past hours backfilled', async () => {
@@ -208,14 +210,17 @@ describe('the rollups', () => {
 })
 
 describe('a store from before the digests left the hour and day rollups per probe', () => {
+  let dataDir: string
   let store: Store
   const start = Date.UTC(2026, 10, 20, 9, 30)
 
   before(async () => {
-    store = await openStore(`chdb://${tempDir('rollups-7')}`)
+    dataDir = tempDir('rollups-7')
+    store = await openStore(`chdb://${dataDir}`)
   })
   after(async () => {
     await store.close()
+    rmSync(dataDir, { recursive: true, force: true })
   })
 
   /** The store as a collector at migration 6 left it: digests in every tier, the network hours fed from the probe hours. */
