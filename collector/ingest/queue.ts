@@ -95,8 +95,9 @@ export class IngestQueue {
     this.waiting.forEach((pending) => consider(pending.batch.receivedAt))
     for (const taken of this.writingBatches) taken.forEach((pending) => consider(pending.batch.receivedAt))
     const now = this.now()
-    this.inDoubt = this.inDoubt.filter((failed) => failed.until > now)
-    this.inDoubt.forEach((failed) => consider(failed.receivedAt))
+    this.inDoubt.forEach((failed) => {
+      if (failed.until > now) consider(failed.receivedAt)
+    })
     return oldest
   }
 
@@ -213,7 +214,9 @@ export class IngestQueue {
     this.options.onWrite?.({ rows, written: result?.written ?? 0, seconds, error: failure })
     if (!result && this.options.inDoubtMs) {
       const receivedAt = Math.min(...taken.map((pending) => pending.batch.receivedAt))
-      this.inDoubt.push({ receivedAt, until: this.now() + this.options.inDoubtMs })
+      const now = this.now()
+      // Past doubt, a failed insert no longer holds the fold back: forget those as a new one comes.
+      this.inDoubt = [...this.inDoubt.filter((failed) => failed.until > now), { receivedAt, until: now + this.options.inDoubtMs }]
     }
     taken.forEach((pending, i) => {
       if (!result) return pending.reject(failure)
