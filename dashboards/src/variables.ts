@@ -65,9 +65,11 @@ export const rollupRows = (names?: readonly Filter[]) => `FROM \${rollup} WHERE 
 export const networkRows = (names?: readonly Filter[]) => `FROM \${network_rollup} WHERE $__timeFilter(period) AND ${filters(names)}`
 
 /**
- * The network rows of the whole range for a summary that is not over time:
- * over long ranges the full days come from the day rollup (range.ts), the
- * same merged states in a twenty-fourth of the rows.
+ * The network rows of the whole range for a summary that is not over time,
+ * each part from the coarsest rollup that holds all of it (range.ts): over
+ * short ranges the whole hours from the network hour rollup, over long ones
+ * the full days from the day rollup, the same merged states in a sixtieth
+ * or a twenty-fourth of the rows.
  */
 export const networkRangeRows = (columns: readonly string[], names?: readonly Filter[]) =>
   `FROM ${rangeRowsSql(
