@@ -2,8 +2,8 @@
  * Suboptimal routing, found by ClickHouse over the rollups (never by pulling
  * raw rows into JavaScript): a window up to two days from its minutes and
  * whole hours, a longer one from its hours and days (range.ts). The method
- * is DESIGN.md's, after
- * Koch et al. (SIGCOMM 2021) and Calder et al. (IMC 2015):
+ * is DESIGN.md's, after Koch et al. (SIGCOMM 2021) and Calder et al. (IMC
+ * 2015):
  *
  *   group        ⟨target, ASN, metro⟩ (metro = the probes' city, else country)
  *   RTT          minimum connect time over the window (a path question);
