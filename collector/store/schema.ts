@@ -304,8 +304,10 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
  * than sixty minute rows each (range.ts). It is the hour of the oldest
  * measurement not folded yet, a late one from a spool included; with the
  * minute view counting every insert there is none, and it is far in the
- * future. (A fold that is running can be counted twice while it runs, in the
- * hours as in the live minutes.)
+ * future. A probe whose clock runs hours behind holds it back as far: the
+ * summaries then read more minutes, as before migration 10, and stay exact.
+ * (A fold that is running can be counted twice while it runs, in the hours
+ * as in the live minutes.)
  */
 export const settledHoursView: PlainViewDefinition = {
   name: 'measurements_1h_settled',
