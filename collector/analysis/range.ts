@@ -62,6 +62,20 @@ interface Branch {
 const isMeasure = (column: string): column is Measure => Object.hasOwn(rawMeasures, column)
 
 /**
+ * Unfolded rows (schema.ts, `unfoldedView`) summed into a rollup's columns:
+ * each measure by the minute view's own aggregate, grouped by every other
+ * column. Grouped straight by what the reader needs rather than by minute,
+ * probe and PoP first (as the live minutes are), 700,000 of them took 70–90
+ * rather than 150–250 ms to sum or to merge into medians.
+ */
+export function unfoldedAggregates(columns: readonly string[]): { select: string; groupBy: string } {
+  return {
+    select: columns.map((column) => (isMeasure(column) ? `${rawMeasures[column]} AS ${column}` : column)).join(', '),
+    groupBy: columns.filter((column) => !isMeasure(column)).join(', '),
+  }
+}
+
+/**
  * A parenthesised table expression of `columns` from every tier, plus
  * `period_end`: when the row's data ends, to the minute over a short range
  * (an hour row knows its last minute) and to the hour over a long one (a day
@@ -81,11 +95,10 @@ export function rangeRowsSql(tiers: RangeTiers, columns: readonly string[], boun
   const outside = (range: { from: string; to: string }) => `(period < ${range.from} OR period >= ${range.to})`
   const inside = (range: { from: string; to: string }) => `period >= ${range.from} AND period < ${range.to}`
   // Unfolded rows all fall in hours not settled, so none lies in the whole hours read from the hour rollup.
-  const unfoldedSelect = columns.map((column) => (isMeasure(column) ? `${rawMeasures[column]} AS ${column}` : column)).join(', ')
-  const dimensions = columns.filter((column) => !isMeasure(column)).join(', ')
+  const unfoldedSums = unfoldedAggregates(columns)
   const shortRange: Branch[] = [
     { from: minuteRollup, columns: list, end: 'period + 60', where: `${inRange} AND ${outside(fullHours)}` },
-    { from: unfolded, columns: unfoldedSelect, end: 'max(period) + 60', where: inRange, groupBy: dimensions },
+    { from: unfolded, columns: unfoldedSums.select, end: 'max(period) + 60', where: inRange, groupBy: unfoldedSums.groupBy },
     // The hour's last minute; the epoch on rows from before migration 10, which then end with their hour.
     { from: hours, columns: list, end: 'if(last_minute >= period, last_minute + 60, period + 3600)', where: inside(fullHours) },
   ]

@@ -316,11 +316,11 @@ FROM ${unfoldedRows(context)}`,
 }
 
 /**
- * The rows not folded yet, one per measurement, as a short range's summary
- * reads them (range.ts): grouped by that summary's own columns, not by
- * minute first as the live minutes are, 700,000 of them took 70–90 rather
- * than 150–250 ms to sum or to merge into medians. `pop` is '' where the
- * rollups have it so, and `period` is the minute, as a minute row's.
+ * The rows not folded yet, one per measurement, as a summary or a
+ * fleet-wide panel reads them: grouped by its own columns, not by minute,
+ * probe and PoP first as the live minutes are (range.ts, `unfoldedAggregates`).
+ * `pop` is '' where the rollups have it so, and `period` is the minute, as a
+ * minute row's.
  */
 export const unfoldedView: PlainViewDefinition = {
   name: 'measurements_unfolded',

@@ -30,13 +30,13 @@ ORDER BY service, probe_name`
 const matrix = `
 SELECT concat(target, ' — AS', toString(asn), ' ', any(isp)) AS network, pop AS served_by,
   round(100 * sum(samples) / sum(sum(samples)) OVER (PARTITION BY target, asn), 1) AS share_pct
-${networkRows()} AND pop != ''
+${networkRows(['target', 'asn', 'isp', 'pop', 'samples'], { where: "AND pop != ''" })}
 GROUP BY target, asn, pop
 ORDER BY network, served_by`
 
 const share = `
 SELECT ${bucket} AS time, pop AS served_by, sum(samples) AS sample_count
-${networkRows()} AND pop != ''
+${networkRows(['pop', 'samples'], { where: "AND pop != ''" })}
 GROUP BY time, served_by
 ORDER BY time, served_by`
 

@@ -37,7 +37,7 @@ FROM (
   SELECT ${bucket} AS time,
     concat(target, ' · AS', toString(asn), ' ', if(city != '', city, country)) AS network,
     pop, sum(samples) AS n
-  ${networkRows()} AND pop != ''
+  ${networkRows(['target', 'asn', 'city', 'country', 'pop', 'samples'], { where: "AND pop != ''" })}
   GROUP BY time, network, pop
 )
 GROUP BY time, network

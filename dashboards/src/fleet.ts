@@ -11,7 +11,7 @@ const registered = `SELECT count() AS probes_registered ${registeredProbes}`
 
 const rate = `
 SELECT ${bucket} AS time, sum(samples) / ${bucketSeconds} AS measurements_per_s
-${networkRows()}
+${networkRows(['samples'])}
 GROUP BY time
 ORDER BY time`
 
@@ -19,7 +19,7 @@ const errors = `
 SELECT time, code, round(100 * failed / total, 3) AS error_pct
 FROM (
   SELECT ${bucket} AS time, sumMap(errors_by_code) AS by_code, sum(samples) AS total
-  ${networkRows()}
+  ${networkRows(['errors_by_code', 'samples'])}
   GROUP BY time
 )
 ARRAY JOIN mapKeys(by_code) AS code, mapValues(by_code) AS failed

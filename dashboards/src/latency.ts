@@ -8,7 +8,7 @@ const bands = (digest: 'connect_q' | 'total_q') => `
 SELECT time, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75, q[5] AS p95
 FROM (
   SELECT ${bucket} AS time, ${quantiles}(${digest}) AS q
-  ${networkRows()}
+  ${networkRows([digest])}
   GROUP BY time
 )
 ORDER BY time`
@@ -17,7 +17,7 @@ ORDER BY time`
 const heatmap = `
 WITH slots AS (
   SELECT ${bucket} AS time, sumMap(connect_hist) AS counts
-  ${networkRows()}
+  ${networkRows(['connect_hist'])}
   GROUP BY time
 ),
 span AS (

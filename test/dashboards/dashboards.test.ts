@@ -31,7 +31,7 @@ import {
 } from '../../collector/store/schema.ts'
 import { datasourceUid } from '../../dashboards/src/grafana.ts'
 import { dashboards, jsonDir, render } from '../../dashboards/src/build.ts'
-import { startTestCollector, type TestCollector } from '../helpers/collector.ts'
+import { ndjson, startTestCollector, storeRows, type TestCollector } from '../helpers/collector.ts'
 import { applyConditionalAll, interpolate, panelSql, referencedVariables, resolveVariables, type DashboardVariable, type QueryContext } from '../helpers/grafana.ts'
 import { makeRecord } from '../helpers/records.ts'
 import { seedProbe } from '../helpers/seed.ts'
@@ -257,9 +257,9 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
 
   // Results are kept by `key`: the rollup the range reads, or its own name where two ranges read the same.
   const ranges = [
-    { name: 'the last hour (minute rollup)', key: 'measurements_1m_live', hours: 1, rollup: 'measurements_1m_live', networkRollup: 'measurements_1m_live' },
-    { name: 'the last six hours (minutes, and the hour rollups for whole hours)', key: 'six hours', hours: 6, rollup: 'measurements_1m_live', networkRollup: 'measurements_1m_live' },
-    { name: 'the last week (hour rollups)', key: 'measurements_1h', hours: 24 * 7, rollup: 'measurements_1h', networkRollup: 'measurements_1h_net' },
+    { name: 'the last hour (minute rollup)', key: 'measurements_1m_live', hours: 1, rollup: 'measurements_1m_live', step: '60' },
+    { name: 'the last six hours (minutes, and the hour rollups for whole hours)', key: 'six hours', hours: 6, rollup: 'measurements_1m_live', step: '60' },
+    { name: 'the last week (hour rollups)', key: 'measurements_1h', hours: 24 * 7, rollup: 'measurements_1h', step: '3600' },
   ]
   const results = new Map<string, Result>()
 
@@ -270,7 +270,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       for (const [, dashboard] of loaded) {
         const variables = await variablesFor(dashboard, from, to)
         assert.equal(variables.rollup?.value, range.rollup)
-        assert.equal(variables.network_rollup?.value, range.networkRollup)
+        assert.equal(variables.step?.value, range.step)
         assert.ok((variables.target?.options ?? []).includes('fly-app'))
         for (const panel of dashboard.panels) {
           const result = await runPanel(dashboard, panel, from, to, variables)
@@ -349,5 +349,101 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
     const variables = await variablesFor(catchment, from, to, { asn: ['33915'], target: ['fly-app'] })
     const map = await runPanel(catchment, catchment.panels[0] as Panel, from, to, variables)
     assert.deepEqual(column(map, 'probe_name').sort(), ['ziggo-0', 'ziggo-1', 'ziggo-2'])
+  })
+})
+
+describe('the panels of a collector that folds its minutes', () => {
+  const adminToken = 'dashboards-admin-token-0123456789'
+  let collector: TestCollector
+  let session: Store
+  const now = Date.now()
+
+  before(async () => {
+    collector = await startTestCollector({
+      name: 'panel-folder',
+      admin_token: adminToken,
+      rollups: { minute: 'folded', fold_every_s: 3600 },
+      schedule: { targets: [{ name: 'fly-app', url: 'https://fly-app.example/', pop: 'fly' }] },
+      // Declared, so the findings know them before a fold has shown them in the minute rollup.
+      pops: [
+        { code: 'ams', lat: 52.37, lon: 4.9, targets: ['fly-app'] },
+        { code: 'mad', lat: 40.42, lon: -3.7, targets: ['fly-app'] },
+      ],
+    })
+    // Two networks of Amsterdam probes measured every 20 s for five hours, the second sent to Madrid four hours ago (a finding), every seventh sample failing.
+    const networks = [
+      { asn: 1136, isp: 'KPN', probes: ['kpn-a', 'kpn-b'] },
+      { asn: 33915, isp: 'Ziggo', probes: ['ziggo-a'] },
+    ]
+    for (const network of networks) {
+      for (const [p, probe] of network.probes.entries()) {
+        const token = await collector.addProbe(probe, { asn: network.asn, isp: network.isp, country: 'NL', city: 'Amsterdam', lat: 52.37, lon: 4.9, tags: [] })
+        const records = Array.from({ length: 900 }, (_, i) => {
+          const ts = now - (899 - i) * 20_000
+          const failed = i % 7 === 0
+          return makeRecord({
+            probe,
+            target: 'fly-app',
+            ts: new Date(ts).toISOString(),
+            pop: failed ? null : network.asn === 33915 && ts > now - 4 * 3_600_000 ? 'mad' : 'ams',
+            status: failed ? null : 200,
+            error: failed ? 'TIMEOUT' : null,
+            connect_ms: failed ? null : 2 + ((i * (p + 3)) % 17),
+            total_ms: failed ? null : 20 + ((i * (p + 5)) % 23),
+          })
+        })
+        assert.equal((await collector.post(token, ndjson(records))).status, 200)
+      }
+    }
+    await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
+    session = await openStore(collector.config.store, { roles: ['query'] })
+    await session.client('query').command({ query: 'USE catchment' })
+  })
+  after(async () => {
+    await session?.close()
+    await collector?.stop()
+  })
+
+  async function run(sql: string): Promise<{ meta: Array<{ name: string }>; data: unknown[][] }> {
+    const result = await session.client('query').query({ query: sql, format: 'JSONCompact', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+    return (await result.json<unknown[]>()) as unknown as { meta: Array<{ name: string }>; data: unknown[][] }
+  }
+
+  /** Every panel that reads the unfolded rows itself, run as Grafana runs it over the last hour and the last six hours; floats to nine digits. */
+  async function fleetWidePanels(): Promise<Map<string, unknown>> {
+    const shown = new Map<string, unknown>()
+    for (const hours of [1, 6]) {
+      const range = { from: new Date(now - hours * 3_600_000), to: new Date(now + 60_000) }
+      for (const [, dashboard] of loaded) {
+        const variables = await resolveVariables(dashboard.templating.list, range, async (sql) => (await run(sql)).data)
+        for (const panel of dashboard.panels.filter((candidate) => candidate.targets.some((target) => target.rawSql.includes('measurements_unfolded')))) {
+          const { meta, data } = await run(panelSql(panel, range, variables))
+          // A finding's first_seen comes from the hour rollup's history, which holds only what is folded, and its
+          // last_seen is now() while the latest minute runs: the rest must match.
+          const kept = meta.map((column, i) => (['first_seen', 'last_seen'].includes(column.name) ? -1 : i)).filter((i) => i >= 0)
+          const rows = data.map((row) => kept.map((i) => row[i]))
+          shown.set(`${dashboard.title} / ${panel.title} (${hours} h)`, JSON.parse(JSON.stringify(rows, (_, value: unknown) => (typeof value === 'number' ? Number(value.toPrecision(9)) : value))))
+        }
+      }
+    }
+    return shown
+  }
+
+  it('show the same before the rows are folded as after', async () => {
+    const [pending] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
+    assert.equal(pending?.n, 3 * 900, 'nothing is folded yet')
+    const before = await fleetWidePanels()
+    assert.equal(before.size, 2 * 10, 'the eight panels over network rows and the two whole-range summaries (findings, per target × PoP), over two ranges')
+    for (const panel of new Set([...before.keys()].map((name) => name.replace(/ \(\d h\)$/, '')))) {
+      const shown = [1, 6].map((hours) => (before.get(`${panel} (${hours} h)`) as unknown[]).length)
+      assert.ok(shown.some((rows) => rows > 0), `${panel}: rows from the unfolded measurements alone, over one range or the other`)
+    }
+
+    const response = await fetch(`${collector.url}/v1/admin/rollups/fold`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
+    assert.equal(response.status, 200)
+    const [left] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
+    assert.equal(left?.n, 0, 'everything is folded now')
+    const after = await fleetWidePanels()
+    for (const [panel, rows] of after) assert.deepEqual(rows, before.get(panel), `${panel}: the same from the minute rollup as from the unfolded rows`)
   })
 })
