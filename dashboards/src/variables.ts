@@ -66,9 +66,9 @@ export const rollupRows = (names?: readonly Filter[]) => `FROM \${rollup} WHERE 
  * ranges the network hour rollup. Over short ones the minute rollup, and
  * the rows not folded yet summed straight into the minute and the panel's
  * own `columns` (range.ts, `unfoldedAggregates`), not into the live minutes'
- * minute × probe × PoP first: with 700,000 unfolded that kept the connect
- * heatmap over 6 h at ~0.1 s instead of 0.6 s. `where` (`AND …`) narrows
- * every branch.
+ * minute × probe × PoP first: with 700,000 unfolded that took the connect
+ * heatmap over 6 h from 0.79 to 0.26 s. `where` (`AND …`) narrows every
+ * branch.
  */
 export const networkRows = (columns: readonly string[], { names, where = '' }: { names?: readonly Filter[]; where?: string } = {}) => {
   const conditions = `$__timeFilter(period) AND ${filters(names)} ${where}`
