@@ -4,7 +4,7 @@
  * changes the API reports. Reusing the collector's SQL keeps the on-call's
  * view and the API from ever disagreeing.
  */
-import { catchmentChangesSql } from '../../collector/analysis/catchment.ts'
+import { catchmentChangesSql, trackRows } from '../../collector/analysis/catchment.ts'
 import { findingsSql } from '../../collector/analysis/findings.ts'
 import { analysisTables } from '../../collector/analysis/tables.ts'
 import { dashboard } from './grafana.ts'
@@ -45,7 +45,7 @@ QUALIFY uniqExact(served_by) OVER (PARTITION BY network) > 1
 ORDER BY time, network`
 
 const changes = `
-${catchmentChangesSql('${rollup}', { since: '$__fromTime', minRun: '10', filter: `AND ${filters(['target', 'country', 'asn'])}`, periodSeconds: '${step}' })}
+${catchmentChangesSql(trackRows(analysisTables(), isHourly), { since: '$__fromTime', minRun: '10', filter: `AND ${filters(['target', 'country', 'asn'])}`, periodSeconds: '${step}' })}
 ${analysisSettings}`
 
 export const findingsDashboard = dashboard({

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
+import { catchmentReport } from '../../collector/analysis/catchment.ts'
 import { findFindings } from '../../collector/analysis/findings.ts'
 import { PopLocationSync } from '../../collector/analysis/pop-sync.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
@@ -433,7 +434,10 @@ describe('the panels of a collector that folds its minutes', () => {
     const [pending] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
     assert.equal(pending?.n, 3 * 900, 'nothing is folded yet')
     const before = await fleetWidePanels()
-    assert.equal(before.size, 2 * 10, 'the eight panels over network rows and the two whole-range summaries (findings, per target × PoP), over two ranges')
+    const since = new Date(now - 6 * 3_600_000)
+    const reportBefore = await catchmentReport(collector.store, { since })
+    assert.ok(reportBefore.changes.some((change) => change.to_pop === 'mad'), 'the API sees Ziggo move to Madrid in the unfolded rows alone')
+    assert.equal(before.size, 2 * 11, 'the eight panels over network rows, the two whole-range summaries (findings, per target × PoP) and the catchment changes, over two ranges')
     for (const panel of new Set([...before.keys()].map((name) => name.replace(/ \(\d h\)$/, '')))) {
       const shown = [1, 6].map((hours) => (before.get(`${panel} (${hours} h)`) as unknown[]).length)
       assert.ok(shown.some((rows) => rows > 0), `${panel}: rows from the unfolded measurements alone, over one range or the other`)
@@ -444,6 +448,7 @@ describe('the panels of a collector that folds its minutes', () => {
     const [left] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
     assert.equal(left?.n, 0, 'everything is folded now')
     const after = await fleetWidePanels()
+    assert.deepEqual(await catchmentReport(collector.store, { since }), reportBefore, '/v1/catchment: the same from the minute rollup as from the unfolded rows')
     for (const [panel, rows] of after) assert.deepEqual(rows, before.get(panel), `${panel}: the same from the minute rollup as from the unfolded rows`)
   })
 })
