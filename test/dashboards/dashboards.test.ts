@@ -14,7 +14,7 @@ import { catchmentReport } from '../../collector/analysis/catchment.ts'
 import { findFindings } from '../../collector/analysis/findings.ts'
 import { PopLocationSync } from '../../collector/analysis/pop-sync.ts'
 import { writeRows } from '../../collector/ingest/writer.ts'
-import { openStore, type Store } from '../../collector/store/client.ts'
+import { openStore } from '../../collector/store/client.ts'
 import { ProbeRegistry } from '../../collector/store/probes.ts'
 import {
   dailyNetworkRollupTable,
@@ -70,6 +70,25 @@ const loaded: Array<[string, Dashboard]> = files.map((file) => [file, JSON.parse
 interface Result {
   columns: Array<{ name: string; type: string }>
   rows: unknown[][]
+}
+
+interface PluginSession {
+  run(sql: string): Promise<Result>
+  close(): Promise<void>
+}
+
+/** A session of its own on the store, in the datasource's default database, as the plugin's connection is. */
+async function pluginSession(storeUrl: string): Promise<PluginSession> {
+  const store = await openStore(storeUrl, { roles: ['query'] })
+  await store.client('query').command({ query: 'USE catchment' })
+  return {
+    async run(sql) {
+      const result = await store.client('query').query({ query: sql, format: 'JSONCompact', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
+      const body = (await result.json<unknown[]>()) as unknown as { meta: Result['columns']; data: unknown[][] }
+      return { columns: body.meta, rows: body.data }
+    },
+    close: () => store.close(),
+  }
 }
 
 /** Every table that holds rows, and the plain views over them, that a dashboard could read. */
@@ -166,7 +185,7 @@ describe('the plugin emulation', () => {
 
 describe('every panel on real ClickHouse over a seeded fleet', () => {
   let collector: TestCollector
-  let session: Store
+  let session: PluginSession
   const now = Date.now()
 
   before(async () => {
@@ -206,20 +225,14 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
       format: 'JSONEachRow',
     })
     await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
-    // A session of its own, in the datasource's default database, as the plugin's connection is.
-    session = await openStore(collector.config.store, { roles: ['query'] })
-    await session.client('query').command({ query: 'USE catchment' })
+    session = await pluginSession(collector.config.store)
   })
   after(async () => {
     await session?.close()
     await collector?.stop()
   })
 
-  async function run(sql: string): Promise<Result> {
-    const result = await session.client('query').query({ query: sql, format: 'JSONCompact', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
-    const body = await result.json<unknown[]>()
-    return { columns: (body as unknown as { meta: Result['columns'] }).meta, rows: (body as unknown as { data: unknown[][] }).data }
-  }
+  const run = (sql: string) => session.run(sql)
 
   const variablesFor = (dashboard: Dashboard, from: Date, to: Date, chosen: Record<string, string[]> = {}) =>
     resolveVariables(dashboard.templating.list, { from, to }, async (sql) => (await run(sql)).rows, chosen)
@@ -356,7 +369,7 @@ describe('every panel on real ClickHouse over a seeded fleet', () => {
 describe('the panels of a collector that folds its minutes', () => {
   const adminToken = 'dashboards-admin-token-0123456789'
   let collector: TestCollector
-  let session: Store
+  let session: PluginSession
   const now = Date.now()
 
   before(async () => {
@@ -397,18 +410,12 @@ describe('the panels of a collector that folds its minutes', () => {
       }
     }
     await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
-    session = await openStore(collector.config.store, { roles: ['query'] })
-    await session.client('query').command({ query: 'USE catchment' })
+    session = await pluginSession(collector.config.store)
   })
   after(async () => {
     await session?.close()
     await collector?.stop()
   })
-
-  async function run(sql: string): Promise<{ meta: Array<{ name: string }>; data: unknown[][] }> {
-    const result = await session.client('query').query({ query: sql, format: 'JSONCompact', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })
-    return (await result.json<unknown[]>()) as unknown as { meta: Array<{ name: string }>; data: unknown[][] }
-  }
 
   /** Every panel that reads the unfolded rows itself, run as Grafana runs it over the last hour and the last six hours; floats to nine digits. */
   async function fleetWidePanels(): Promise<Map<string, unknown>> {
@@ -416,13 +423,13 @@ describe('the panels of a collector that folds its minutes', () => {
     for (const hours of [1, 6]) {
       const range = { from: new Date(now - hours * 3_600_000), to: new Date(now + 60_000) }
       for (const [, dashboard] of loaded) {
-        const variables = await resolveVariables(dashboard.templating.list, range, async (sql) => (await run(sql)).data)
+        const variables = await resolveVariables(dashboard.templating.list, range, async (sql) => (await session.run(sql)).rows)
         for (const panel of dashboard.panels.filter((candidate) => candidate.targets.some((target) => target.rawSql.includes('measurements_unfolded')))) {
-          const { meta, data } = await run(panelSql(panel, range, variables))
+          const result = await session.run(panelSql(panel, range, variables))
           // A finding's first_seen comes from the hour rollup's history, which holds only what is folded, and its
           // last_seen is now() while the latest minute runs: the rest must match.
-          const kept = meta.map((column, i) => (['first_seen', 'last_seen'].includes(column.name) ? -1 : i)).filter((i) => i >= 0)
-          const rows = data.map((row) => kept.map((i) => row[i]))
+          const kept = result.columns.map((column, i) => (['first_seen', 'last_seen'].includes(column.name) ? -1 : i)).filter((i) => i >= 0)
+          const rows = result.rows.map((row) => kept.map((i) => row[i]))
           shown.set(`${dashboard.title} / ${panel.title} (${hours} h)`, JSON.parse(JSON.stringify(rows, (_, value: unknown) => (typeof value === 'number' ? Number(value.toPrecision(9)) : value))))
         }
       }
