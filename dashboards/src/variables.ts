@@ -4,7 +4,8 @@
  * the plugin turns the condition into `1=1` instead of an IN list of every value.
  */
 import { rangeRowsSql, unfoldedAggregates } from '../../collector/analysis/range.ts'
-import { dailyNetworkRollupTable, liveMinutesView, networkRollupTable, rollupTable, settledHoursView, unfoldedView } from '../../collector/store/schema.ts'
+import { analysisTables } from '../../collector/analysis/tables.ts'
+import { liveMinutesView } from '../../collector/store/schema.ts'
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
 /**
@@ -15,6 +16,9 @@ import { customVariable, queryVariable, type Variable } from './grafana.ts'
  * merge one digest per network instead of one per probe. `$step` is the
  * bucket in seconds. Both are recomputed whenever the time range changes.
  */
+/** The tables by their plain names: the datasource's default database holds them. */
+const tables = analysisTables()
+
 const longRangeSeconds = 2 * 86_400
 const isLongRange = `\${__to:date:seconds} - \${__from:date:seconds} > ${longRangeSeconds}`
 
@@ -75,11 +79,11 @@ export const networkRows = (columns: readonly string[], { names, where = '' }: {
   const list = columns.join(', ')
   const unfolded = unfoldedAggregates(['period', ...columns])
   return `FROM (
-  SELECT period, ${list} FROM ${networkRollupTable.name} WHERE (${isHourly}) AND ${conditions}
+  SELECT period, ${list} FROM ${tables.networkHours} WHERE (${isHourly}) AND ${conditions}
   UNION ALL
-  SELECT period, ${list} FROM ${rollupTable.name} WHERE NOT (${isHourly}) AND ${conditions}
+  SELECT period, ${list} FROM ${tables.minuteRollup} WHERE NOT (${isHourly}) AND ${conditions}
   UNION ALL
-  SELECT ${unfolded.select} FROM ${unfoldedView.name} WHERE NOT (${isHourly}) AND ${conditions} GROUP BY ${unfolded.groupBy}
+  SELECT ${unfolded.select} FROM ${tables.unfolded} WHERE NOT (${isHourly}) AND ${conditions} GROUP BY ${unfolded.groupBy}
 )`
 }
 
@@ -92,7 +96,7 @@ export const networkRows = (columns: readonly string[], { names, where = '' }: {
  */
 export const networkRangeRows = (columns: readonly string[], names?: readonly Filter[]) =>
   `FROM ${rangeRowsSql(
-    { minuteRollup: rollupTable.name, unfolded: unfoldedView.name, hours: networkRollupTable.name, days: dailyNetworkRollupTable.name, settled: settledHoursView.name, hourly: isHourly },
+    { ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: isHourly },
     columns,
     { from: '$__fromTime', to: '$__toTime', where: `AND ${filters(names)}` },
   )}`
