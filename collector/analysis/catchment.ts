@@ -13,6 +13,7 @@
  */
 import type { Store } from '../store/client.ts'
 import { clickhouseTime } from '../store/time.ts'
+import { branchesFor } from './range.ts'
 import { analysisTables, type AnalysisTables } from './tables.ts'
 
 export interface CatchmentQuery {
@@ -123,10 +124,7 @@ export function trackRows(tables: Pick<AnalysisTables, 'minuteRollup' | 'unfolde
     `SELECT ${trackColumns}, toUInt64(1) AS samples, ifNull(connect_ms, inf) AS connect_min FROM ${tables.unfolded}`,
   ]
   const hourly = `SELECT ${trackColumns}, samples, connect_min FROM ${tables.hours}`
-  const branches =
-    long === '0' ? short
-    : long === '1' ? [hourly]
-    : [...short.map((branch) => `${branch} WHERE NOT (${long})`), `${hourly} WHERE (${long})`]
+  const branches = branchesFor(long, short, [hourly], (branch, condition) => `${branch} WHERE ${condition}`)
   return `(${branches.join('\n  UNION ALL\n  ')})`
 }
 

@@ -76,6 +76,17 @@ export function unfoldedAggregates(columns: readonly string[]): { select: string
 }
 
 /**
+ * The parts a range reads, by its kind: with `long` '0' or '1' (the API
+ * knows which) only that kind's, with any other SQL boolean (a dashboard's,
+ * decided by Grafana's range) both kinds', each behind `guard`.
+ */
+export function branchesFor<T>(long: string, short: readonly T[], longer: readonly T[], guard: (branch: T, condition: string) => T): T[] {
+  if (long === '0') return [...short]
+  if (long === '1') return [...longer]
+  return [...short.map((branch) => guard(branch, `NOT (${long})`)), ...longer.map((branch) => guard(branch, `(${long})`))]
+}
+
+/**
  * A parenthesised table expression of `columns` from every tier, plus
  * `period_end`: when the row's data ends, to the minute over a short range
  * (an hour row knows its last minute) and to the hour over a long one (a day
@@ -107,10 +118,7 @@ export function rangeRowsSql(tiers: RangeTiers, columns: readonly string[], boun
     { from: hours, columns: list, end: 'period + 3600', where: `${inRange} AND ${outside(fullDays)}` },
     { from: days, columns: list, end: 'last_hour + 3600', where: inside(fullDays) },
   ]
-  const branches =
-    hourly === '0' ? shortRange
-    : hourly === '1' ? longRange
-    : [...shortRange.map((branch) => ({ ...branch, where: `NOT (${hourly}) AND ${branch.where}` })), ...longRange.map((branch) => ({ ...branch, where: `(${hourly}) AND ${branch.where}` }))]
+  const branches = branchesFor(hourly, shortRange, longRange, (branch, condition) => ({ ...branch, where: `${condition} AND ${branch.where}` }))
   const sql = ({ from, columns: selected, end, where: condition, groupBy }: Branch) =>
     `SELECT ${selected}, ${end} AS period_end FROM ${from}\n  WHERE ${condition} ${where}${groupBy ? `\n  GROUP BY ${groupBy}` : ''}`
   return `(\n  ${branches.map(sql).join('\n  UNION ALL\n  ')}\n)`
