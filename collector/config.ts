@@ -68,6 +68,13 @@ export const configSchema = v.strictObject({
        */
       minute: v.optional(v.picklist(['views', 'folded']), 'views'),
       fold_every_s: v.optional(bounded(1, 3600), 60),
+      /**
+       * Folded, how often the minutes a collector folded are folded on into
+       * the hour rollups (checked at each minute fold). A range of over two
+       * days, read from the hours and days alone, reaches up to the last
+       * one; shorter ranges read the minutes for what is not in the hours.
+       */
+      hour_fold_every_s: v.optional(bounded(1, 3600), 600),
     }),
     {},
   ),

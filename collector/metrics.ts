@@ -17,6 +17,9 @@ export interface CollectorMetrics {
   foldedRows: Counter
   foldedUntil: Gauge
   foldFailures: Counter
+  hourFoldSeconds: Histogram
+  hourFoldedRows: Counter
+  hoursFoldedUntil: Gauge
 }
 
 export function createMetrics(): CollectorMetrics {
@@ -83,6 +86,22 @@ export function createMetrics(): CollectorMetrics {
     foldFailures: new Counter({
       name: 'catchment_rollup_fold_failures_total',
       help: 'Minute folds that failed; the next fold takes their window.',
+      registers: [registry],
+    }),
+    hourFoldSeconds: new Histogram({
+      name: 'catchment_rollup_hour_fold_duration_seconds',
+      help: 'Time to fold this collector\'s pending minutes into the hour rollups (rollups.minute: folded, every rollups.hour_fold_every_s).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    hourFoldedRows: new Counter({
+      name: 'catchment_rollup_hour_folded_minute_rows_total',
+      help: 'Minute rows this collector folded into the hour rollups.',
+      registers: [registry],
+    }),
+    hoursFoldedUntil: new Gauge({
+      name: 'catchment_rollup_hours_folded_until_seconds',
+      help: 'Unix time up to which the hour rollups hold the rows this collector received: ranges of over two days reach this far.',
       registers: [registry],
     }),
   }

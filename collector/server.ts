@@ -46,7 +46,7 @@ export interface RunningCollector {
 }
 
 export async function startCollector(config: CollectorConfig, logger: Logger = createLogger()): Promise<RunningCollector> {
-  const store = await openStore(config.store, { ingestSessions: config.ingest.writers })
+  const store = await openStore(config.store, { ingestSessions: config.ingest.writers, foldSessions: 2 })
   const migration = await migrate(store, { retentionDays: config.retention_days })
   for (const step of migration.applied) logger.info({ version: step.version, name: step.name }, 'migration applied')
   const schemaContext = { database: store.database, retentionDays: config.retention_days }
@@ -71,7 +71,16 @@ export async function startCollector(config: CollectorConfig, logger: Logger = c
   const clock = new ReceiptClock()
   let fold: MinuteFold | null = null
   if (config.rollups.minute === 'folded') {
-    fold = new MinuteFold({ store, context: schemaContext, collector: config.name, clock, oldestUnsettled: () => queue.oldestReceipt, metrics, logger })
+    fold = new MinuteFold({
+      store,
+      context: schemaContext,
+      collector: config.name,
+      clock,
+      oldestUnsettled: () => queue.oldestReceipt,
+      hourFoldEveryMs: config.rollups.hour_fold_every_s * 1000,
+      metrics,
+      logger,
+    })
     await fold.prepare()
     fold.start(config.rollups.fold_every_s * 1000)
   } else await restoreMinuteView(store, schemaContext, logger)

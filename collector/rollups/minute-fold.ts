@@ -21,15 +21,17 @@
  *   views feed) recognise: counted once either way.
  * - A late row from a probe's spool is received now, whatever its `ts`, so
  *   it is folded with the window it arrived in, into the minute it measured.
- * What it costs: the minute tier (and the tiers fed from it) is behind the raw
- * table by up to a fold interval (`catchment_rollup_folded_until_seconds`
- * says how far it reaches), and the live minutes (schema.ts) aggregate what is
- * not folded yet at every query that reads them.
+ * What it costs: the minute tier is behind the raw table by up to a fold
+ * interval (`catchment_rollup_folded_until_seconds` says how far it reaches),
+ * the hour and day tiers by up to an hour fold interval more (hour-fold.ts),
+ * and the live minutes (schema.ts) aggregate what is not folded yet at every
+ * query that reads them.
  */
 import type { Logger } from '../logger.ts'
 import type { CollectorMetrics } from '../metrics.ts'
 import type { Store } from '../store/client.ts'
-import { createView, dropView, measurementsTable, qualified, rollupFoldsTable, rollupTable, rollupView, type SchemaContext } from '../store/schema.ts'
+import { createView, dropView, measurementsTable, minuteRollupColumns, pendingMinutesTable, qualified, rollupFoldsTable, rollupView, type SchemaContext } from '../store/schema.ts'
+import { collectorsWithPendingHours, dropHourViews, foldHours, hourFoldInDoubt, restoreHourViews, type HourFoldResult } from './hour-fold.ts'
 
 /**
  * The time stamped on received rows. It never goes back, not even past a
@@ -101,7 +103,7 @@ const windowParams = (window: FoldWindow) => ({ collector: window.collector, fro
  * closed, so the count cannot change under the fold.
  */
 async function countWindow(store: Store, context: SchemaContext, window: FoldWindow): Promise<number> {
-  const result = await store.client('query').query({ query: `SELECT count() AS n FROM ${windowRows(context)}`, query_params: windowParams(window), format: 'JSONEachRow' })
+  const result = await store.client('fold').query({ query: `SELECT count() AS n FROM ${windowRows(context)}`, query_params: windowParams(window), format: 'JSONEachRow' })
   const [row] = await result.json<{ n: string }>()
   return Number(row?.n ?? 0)
 }
@@ -109,12 +111,14 @@ async function countWindow(store: Store, context: SchemaContext, window: FoldWin
 /**
  * Folds one window into the minute rollup: the minute view's own SELECT over
  * the window's rows, so a folded rollup holds exactly what the view would
- * have written.
+ * have written. It goes through the pending minutes (schema.ts,
+ * `pendingMinutesTable`), whose view writes the minute rollup, and which the
+ * hour fold later folds into the hours.
  */
 async function foldWindow(store: Store, context: SchemaContext, window: FoldWindow): Promise<void> {
-  // On the query session: a fold beside the inserts, not queued behind one on an ingest session.
-  await store.client('query').command({
-    query: `INSERT INTO ${qualified(context, rollupTable.name)} ${rollupView.select(windowRows(context))}`,
+  await store.client('fold').command({
+    query: `INSERT INTO ${qualified(context, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
+SELECT *, {collector:String}, fromUnixTimestamp64Milli({to:Int64}, 'UTC') FROM (${rollupView.select(windowRows(context))})`,
     query_params: windowParams(window),
     clickhouse_settings: {
       insert_deduplication_token: `fold:${window.collector}:${window.from}:${window.to}`,
@@ -125,8 +129,6 @@ async function foldWindow(store: Store, context: SchemaContext, window: FoldWind
       max_insert_block_size: '100000000',
       // A fold's rows are one per key already.
       optimize_on_insert: 0,
-      // The tiers fed from the minutes build side by side: a fold of a million rows took 3.8 rather than 4.2–5.3 s.
-      parallel_view_processing: 1,
     },
   })
 }
@@ -163,23 +165,46 @@ export interface MinuteFoldOptions {
   clock: ReceiptClock
   /** When the oldest row this collector holds uncommitted was received (the ingest queue's `oldestReceipt`). */
   oldestUnsettled(): number | undefined
+  /** How often the minutes this collector folded are folded on into the hour rollups (`rollups.hour_fold_every_s`). */
+  hourFoldEveryMs: number
   metrics: CollectorMetrics
   logger: Logger
 }
 
-/** This collector's scheduled minute fold. */
+/** What one call folded. */
+export interface FoldOutcome {
+  /** The window of raw rows folded into the minute rollup, or null when none was due. */
+  minutes: FoldResult | null
+  /** What was folded on into the hour rollups, or null when that was not due or nothing was pending. */
+  hours: HourFoldResult | null
+}
+
+/** `when_due`: the hours only once `hourFoldEveryMs` has passed since they were last folded; `now`: the hours too, whatever is pending. */
+export type HourFolding = 'when_due' | 'now'
+
+/** This collector's scheduled minute fold, and the hour fold that follows it every few minutes. */
 export class MinuteFold {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<unknown> = Promise.resolve()
+  /** When the hours were last folded; at start, one interval from now unless a crash left an hour fold started. */
+  private hoursFoldedAt = Date.now()
 
   constructor(private readonly options: MinuteFoldOptions) {}
 
   /**
    * Before the collector takes traffic: stops the minute view if it runs
    * (rows received until now were counted by it, so folding starts now), or
-   * takes up the ledger where this collector's last run left it.
+   * takes up the ledger where this collector's last run left it; and stops
+   * the hour views, whose work the hour fold does.
    */
   async prepare(): Promise<void> {
+    const { store, context, collector, logger } = this.options
+    await this.takeOverMinutes()
+    if (await dropHourViews(store, context)) logger.info({ collector }, 'hour rollups: views dropped, folded from the minutes on a schedule from now on')
+    if (await hourFoldInDoubt(store, context, collector)) this.hoursFoldedAt = Number.NEGATIVE_INFINITY
+  }
+
+  private async takeOverMinutes(): Promise<void> {
     const { store, context, collector, clock } = this.options
     if (await minuteViewExists(store, context)) {
       await store.client('registry').command({ query: dropView(context, rollupView) })
@@ -198,16 +223,23 @@ export class MinuteFold {
 
   /**
    * Folds what is due: a window a crash left started, then everything
-   * received since the last window up to the oldest row still uncommitted.
-   * Returns the window folded, or null when nothing was due.
+   * received since the last window up to the oldest row still uncommitted;
+   * then, when due (or `now`), the minutes folded since the last hour fold
+   * into the hour rollups.
    */
-  foldDue(): Promise<FoldResult | null> {
-    const next = this.running.then(() => this.foldOnce())
+  foldDue(hours: HourFolding = 'when_due'): Promise<FoldOutcome> {
+    const next = this.running.then(() => this.foldOnce(hours))
     this.running = next.catch(() => undefined)
     return next
   }
 
-  private async foldOnce(): Promise<FoldResult | null> {
+  private async foldOnce(hours: HourFolding): Promise<FoldOutcome> {
+    const minutes = await this.foldMinutes()
+    if (hours === 'when_due' && Date.now() - this.hoursFoldedAt < this.options.hourFoldEveryMs) return { minutes, hours: null }
+    return { minutes, hours: await this.foldHours() }
+  }
+
+  private async foldMinutes(): Promise<FoldResult | null> {
     const { store, context, collector, clock, metrics } = this.options
     const started = process.hrtime.bigint()
     const last = await lastEntry(store, context, collector)
@@ -227,22 +259,35 @@ export class MinuteFold {
     return { ...window, rawRows }
   }
 
-  /** Folds every `everyMs`; a failed fold is logged and its window is folded by the next. */
+  private async foldHours(): Promise<HourFoldResult | null> {
+    const { store, context, collector, metrics } = this.options
+    const started = process.hrtime.bigint()
+    const folded = await foldHours(store, context, collector)
+    this.hoursFoldedAt = Date.now()
+    if (folded) {
+      metrics.hourFoldSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
+      metrics.hourFoldedRows.inc(folded.minuteRows)
+      metrics.hoursFoldedUntil.set(folded.foldedTo / 1000)
+    }
+    return folded
+  }
+
+  /** Folds every `everyMs` (the hours when due); a failed fold is logged and its window is folded by the next. */
   start(everyMs: number): void {
     this.timer = setInterval(() => {
       this.foldDue().catch((error: unknown) => {
         this.options.metrics.foldFailures.inc()
-        this.options.logger.error({ err: error }, 'minute fold failed; the next one takes its window')
+        this.options.logger.error({ err: error }, 'fold failed; the next one takes its window')
       })
     }, everyMs)
     this.timer.unref()
   }
 
-  /** After the queue drained: folds everything received, so a clean stop leaves nothing for the next run. */
+  /** After the queue drained: folds everything received, into the hours too, so a clean stop leaves nothing for the next run. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
-    await this.foldDue()
+    await this.foldDue('now')
   }
 }
 
@@ -260,9 +305,9 @@ async function latestReceipt(store: Store, context: SchemaContext, collector: st
 
 /**
  * `rollups.minute: views` on a store a folding collector left: folds every
- * collector's rows its ledger has not reached (crashed collectors' too), then
- * makes the view again. Run before taking traffic, with no folding collector
- * on the store.
+ * collector's rows its ledger has not reached (crashed collectors' too), and
+ * every collector's pending minutes into the hours, then makes the views
+ * again. Run before taking traffic, with no folding collector on the store.
  */
 export async function restoreMinuteView(store: Store, context: SchemaContext, logger: Logger): Promise<void> {
   if (await minuteViewExists(store, context)) return
@@ -277,6 +322,9 @@ export async function restoreMinuteView(store: Store, context: SchemaContext, lo
     const latest = await latestReceipt(store, context, collector, last.to)
     if (latest !== undefined) await foldRecorded(store, context, { collector, from: last.to, to: latest + 1 })
   }
+  for (const collector of await collectorsWithPendingHours(store, context)) await foldHours(store, context, collector)
+  // The hour views first: once the minute view exists, what it writes must reach the hours.
+  await restoreHourViews(store, context)
   await store.client('registry').command({ query: createView(context, rollupView) })
-  logger.info('minute rollup: every collector’s rows folded, fed by its view again')
+  logger.info('minute and hour rollups: every collector’s rows folded, fed by their views again')
 }

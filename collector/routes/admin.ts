@@ -46,11 +46,17 @@ export function adminRoutes(registry: ProbeRegistry, directory: ProbeDirectory, 
     }
   })
 
-  // Folds what this collector has received, now rather than at the next interval: before a report, or at the end of a benchmark.
+  // Folds what this collector has received, now rather than at the next interval: before a report, or at the end of a
+  // benchmark. The hours too, unless `?hours=when_due` asks for them only as the timer would (a benchmark's steady state).
   app.post('/rollups/fold', async (c) => {
     if (!fold) return c.json({ error: 'NOT_FOLDING', message: 'rollups.minute is "views": the minute rollup counts every insert as it is written' }, 409)
-    const window = await fold.foldDue()
-    return c.json({ folded: window && { collector: window.collector, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), raw_rows: window.rawRows } })
+    const hours = c.req.query('hours') ?? 'now'
+    if (hours !== 'now' && hours !== 'when_due') return c.json({ error: 'BAD_REQUEST', message: `hours must be "now" or "when_due", not ${JSON.stringify(hours)}` }, 400)
+    const { minutes, hours: folded } = await fold.foldDue(hours)
+    return c.json({
+      folded: minutes && { collector: minutes.collector, from: new Date(minutes.from).toISOString(), to: new Date(minutes.to).toISOString(), raw_rows: minutes.rawRows },
+      hours_folded: folded && { collector: folded.collector, to: new Date(folded.foldedTo).toISOString(), minute_rows: folded.minuteRows },
+    })
   })
   return app
 }

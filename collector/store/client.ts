@@ -4,7 +4,8 @@
  *
  * chDB runs the statements of one session one after another, so the store
  * opens a session per role: a long dashboard query on `query` never holds up
- * an insert on `ingest` or a token check on `registry`. Several sessions on
+ * an insert on `ingest` or a token check on `registry`, and a scheduled fold
+ * on `fold`, which may take seconds, never holds up a dashboard's query. Several sessions on
  * one path run in parallel; a second *process* on the path is refused. The
  * ingest role may have several sessions, so that inserts run side by side.
  */
@@ -13,7 +14,7 @@ import type { ChdbExtension } from 'chdb/connection'
 import { qualified } from './schema.ts'
 import { parseStoreUrl, type StoreLocation } from './url.ts'
 
-export type StoreRole = 'ingest' | 'query' | 'registry'
+export type StoreRole = 'ingest' | 'query' | 'registry' | 'fold'
 
 export interface TabSeparatedInsert {
   /** A table of the store's database, unqualified. */
@@ -26,7 +27,8 @@ export interface TabSeparatedInsert {
 export interface Store {
   readonly location: StoreLocation
   readonly database: string
-  client(role: StoreRole): ClickHouseClient
+  /** A role's session; with several (chDB's ingest and fold roles), the `index`-th, counted round. */
+  client(role: StoreRole, index?: number): ClickHouseClient
   /** Inserts rows already in TabSeparated, by the fastest path the store has. */
   insertTabSeparated(role: StoreRole, insert: TabSeparatedInsert): Promise<void>
   close(): Promise<void>
@@ -44,10 +46,12 @@ const commonSettings: ClickHouseSettings = {
 }
 
 export interface StoreOptions {
-  /** Roles to open sessions for; all three when left out. */
+  /** Roles to open sessions for; all four when left out. */
   roles?: StoreRole[]
   /** Sessions for the ingest role (chDB only: a server's client already runs requests side by side). */
   ingestSessions?: number
+  /** Sessions for the fold role (chDB only): an hour fold writes its two rollups side by side. */
+  foldSessions?: number
 }
 
 interface Session {
@@ -62,11 +66,11 @@ async function closeAll(clients: Map<StoreRole, Session[]>): Promise<void> {
   for (const sessions of clients.values()) for (const { client } of sessions) await client.close()
 }
 
-async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[], ingestSessions: number): Promise<Map<StoreRole, Session[]>> {
+async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, roles: StoreRole[], sessionsOf: Partial<Record<StoreRole, number>>): Promise<Map<StoreRole, Session[]>> {
   // Loaded only here: the probe must never pull in ClickHouse's 550 MB library.
   const { createChdbConnection } = await import('chdb/connection')
   const clients = new Map<StoreRole, Session[]>()
-  for (const role of roles.flatMap((role) => Array<StoreRole>(role === 'ingest' ? ingestSessions : 1).fill(role))) {
+  for (const role of roles.flatMap((role) => Array<StoreRole>(sessionsOf[role] ?? 1).fill(role))) {
     let connection
     try {
       connection = createChdbConnection({ path: location.path })
@@ -137,9 +141,9 @@ async function insertTabSeparated(session: Session, database: string, insert: Ta
 }
 
 export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
-  const { roles = ['ingest', 'query', 'registry'], ingestSessions = 1 } = options
+  const { roles = ['ingest', 'query', 'registry', 'fold'], ingestSessions = 1, foldSessions = 1 } = options
   const location = parseStoreUrl(url)
-  const clients = location.kind === 'chdb' ? await openChdb(location, roles, ingestSessions) : openServer(location, roles)
+  const clients = location.kind === 'chdb' ? await openChdb(location, roles, { ingest: ingestSessions, fold: foldSessions }) : openServer(location, roles)
   const sessions = (role: StoreRole): Session[] => {
     const open = clients.get(role) ?? clients.values().next().value
     if (!open) throw new StoreOpenError('store has no open sessions')
@@ -148,7 +152,10 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   return {
     location,
     database: location.database,
-    client: (role) => (sessions(role)[0] as Session).client,
+    client: (role, index = 0) => {
+      const open = sessions(role)
+      return (open[index % open.length] as Session).client
+    },
     async insertTabSeparated(role, insert) {
       // The least busy session: an insert queued behind another on one session would not run beside it.
       const session = sessions(role).reduce((idlest, next) => (next.inserting < idlest.inserting ? next : idlest))

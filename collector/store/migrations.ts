@@ -39,6 +39,7 @@ import {
   dropColumns,
   dropView,
   heartbeatsTable,
+  hourFoldsTable,
   hourlyRollupTable,
   hourlyRollupView,
   lastMinuteColumns,
@@ -52,6 +53,8 @@ import {
   probesTable,
   networkRollupTable,
   networkRollupView,
+  pendingMinutesTable,
+  pendingMinutesView,
   qualified,
   rollupFoldsTable,
   rollupSettings,
@@ -177,10 +180,20 @@ export const migrations: readonly Migration[] = [
         ...remade.map((view) => dropView(context, view)),
         ...[hourlyRollupTable, networkRollupTable].flatMap((table) => addColumns(context, table, lastMinuteColumns)),
         ...remade.map((view) => createView(context, view)),
-        createPlainView(context, settledHoursView),
+        // The settled hours' view is made by migration 11: it reads the pending minutes, a table made there.
         createPlainView(context, unfoldedView),
       ]
     },
+  },
+  {
+    version: 11,
+    name: 'a folding collector folds its hour rollups from its minutes every few minutes, not by views on every minute fold: the pending minutes, their view into the minute rollup, the hour fold ledger, settled hours that wait for them',
+    statements: (context) => [
+      ...createTable(context, pendingMinutesTable),
+      createView(context, pendingMinutesView),
+      ...createTable(context, hourFoldsTable),
+      createPlainView(context, settledHoursView),
+    ],
   },
 ]
 

@@ -221,6 +221,9 @@ export const rollupSettings = 'non_replicated_deduplication_window = 1000'
 
 export const rollupTable = probeRollup('measurements_1m', 'minute', { digests: true })
 
+/** The minute rollup's columns, as a minute fold writes them. */
+export const minuteRollupColumns = rollupTable.columns.filter((column) => !column.startsWith('period ')).map((column) => column.split(' ', 1)[0] as string)
+
 /**
  * What the minute rollup counts, each as an aggregate over raw rows: the
  * minute view sums a minute's rows into them, and a short range's summary
@@ -263,6 +266,9 @@ export interface PlainViewDefinition {
   select: (context: SchemaContext) => string
 }
 
+/** The bound a view reads where nothing bounds it. */
+const farFuture = "toDateTime64('2299-12-31 00:00:00', 3, 'UTC')"
+
 /**
  * Rows a folding collector has received and not yet folded (see
  * collector/rollups/minute-fold.ts): each one's, from the end of its last
@@ -277,12 +283,12 @@ const unfoldedRows = (context: SchemaContext) => {
   const foldedTo = `(SELECT mapFromArrays(groupArray(collector), groupArray(folded_to)) FROM (${marks}))`
   return `${qualified(context, measurementsTable.name)}
   WHERE collector != ''
-    AND received_at >= (SELECT ifNull(minOrNull(folded_to), toDateTime64('2299-12-31 00:00:00', 3, 'UTC')) FROM (${marks}) WHERE folded_to > now() - INTERVAL 1 DAY)
+    AND received_at >= (SELECT ifNull(minOrNull(folded_to), ${farFuture}) FROM (${marks}) WHERE folded_to > now() - INTERVAL 1 DAY)
     AND mapContains(${foldedTo}, collector) AND received_at >= ${foldedTo}[collector]`
 }
 
 /** The minute rollup's columns, as its view writes them, and `period`. */
-const minuteColumns = 'minute, target, probe, pop, asn, isp, country, city, samples, errors, connect_samples, connect_min, connect_q, total_q, connect_hist, errors_by_code, minute AS period'
+const minuteColumns = `${minuteRollupColumns.join(', ')}, minute AS period`
 
 /**
  * The minute rollup as the dashboards and analysis read it: the rollup,
@@ -299,6 +305,65 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
 }
 
 /**
+ * The minute rows a folding collector has written and not yet folded into
+ * the hour rollups (collector/rollups/hour-fold.ts): each minute fold writes
+ * its rows here, tagged with its collector and its window's end, and a view
+ * copies them on into the minute rollup. Every `rollups.hour_fold_every_s`
+ * the collector folds its rows here into the hour rollups at once, and drops
+ * them by partition: one per collector and minute fold, so dropping is
+ * cheap and nothing here is ever merged.
+ *
+ * Why: fed by views on every minute fold, the hour and day tiers got about
+ * as many rows as the minute rollup at a fleet's shape (a fold holds one or
+ * two minutes of each probe and target), all of them merged again in the
+ * background (README, "Collector ingest").
+ */
+export const pendingMinutesTable: TableDefinition = {
+  name: 'measurements_1m_pending',
+  columns: [
+    ...rollupTable.columns.filter((column) => !column.startsWith('period ')),
+    "collector LowCardinality(String) COMMENT 'the folding collector whose minute fold wrote the row'",
+    "folded_to DateTime64(3, 'UTC') COMMENT 'the end of the minute fold''s window: the rows of one fold, and its partition'",
+  ],
+  engine: 'MergeTree',
+  partitionBy: '(collector, folded_to)',
+  orderBy: 'tuple()',
+  // A minute fold run again after a crash writes the same block with the same token.
+  settings: rollupSettings,
+  shardBy: rollupTable.shardBy,
+}
+
+export const pendingMinutesView: ViewDefinition = {
+  name: 'measurements_1m_pending_mv',
+  from: pendingMinutesTable.name,
+  to: rollupTable.name,
+  select: (from) => `SELECT ${minuteRollupColumns.join(', ')}\nFROM ${from}`,
+}
+
+/**
+ * The hour fold's ledger, as `rollup_folds` is the minute fold's: per
+ * collector, up to which minute fold (`folded_to`, its window's end) its
+ * pending minutes were folded into the hour rollups. Recorded as started
+ * before the fold and done after the pending rows are dropped, so a fold a
+ * crash cut short is run again over the same rows, with the same
+ * deduplication tokens.
+ */
+export const hourFoldsTable: TableDefinition = {
+  name: 'rollup_hour_folds',
+  columns: [
+    'collector LowCardinality(String)',
+    "folded_to DateTime64(3, 'UTC')",
+    "state Enum8('started' = 1, 'done' = 2)",
+    "minute_rows UInt64 COMMENT 'pending minute rows the fold read; 0 on the started row'",
+    "at DateTime64(3, 'UTC') DEFAULT now64(3)",
+  ],
+  engine: 'MergeTree',
+  orderBy: '(collector, folded_to, state)',
+  ttl: (context) => `toDateTime(at) + INTERVAL ${context.retentionDays} DAY`,
+  shardBy: 'cityHash64(collector)',
+}
+
+/**
  * One row, `until`: the hour rollups hold every stored measurement of the
  * hours before it, so a range may read those whole hours from them rather
  * than sixty minute rows each (range.ts). It is the hour of the oldest
@@ -306,13 +371,18 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
  * minute view counting every insert there is none, and it is far in the
  * future. A probe whose clock runs hours behind holds it back as far: the
  * summaries then read more minutes, as before migration 10, and stay exact.
+ * Since migration 11 it is also the hour of the oldest minute a folding
+ * collector has not folded into the hour rollups yet (its pending minutes;
+ * as with the unfolded rows, those of a collector silent for a day are left out).
  * (A fold that is running can be counted twice while it runs, in the hours
  * as in the live minutes.)
  */
 export const settledHoursView: PlainViewDefinition = {
   name: 'measurements_1h_settled',
-  select: (context) => `SELECT ifNull(toStartOfHour(minOrNull(ts), 'UTC'), toDateTime64('2299-12-31 00:00:00', 3, 'UTC')) AS until
-FROM ${unfoldedRows(context)}`,
+  select: (context) => `SELECT least(
+  (SELECT ifNull(toStartOfHour(minOrNull(ts), 'UTC'), ${farFuture}) FROM ${unfoldedRows(context)}),
+  (SELECT ifNull(toStartOfHour(minOrNull(minute), 'UTC'), ${farFuture}) FROM ${qualified(context, pendingMinutesTable.name)} WHERE folded_to > now() - INTERVAL 1 DAY)
+) AS until`,
 }
 
 /**
@@ -642,6 +712,14 @@ export function addIndex(context: SchemaContext, table: TableDefinition, index: 
 export function modifySettings(context: SchemaContext, table: TableDefinition, settings: string): string {
   return `ALTER TABLE ${qualified(context, localName(context, table.name))}${onCluster(context)} MODIFY SETTING ${settings}`
 }
+
+/** ALTER … DROP PARTITION on the tables that hold the rows (the local ones on a cluster), each partition given by its key's values as SQL. */
+export function dropPartitions(context: SchemaContext, table: TableDefinition, partitions: readonly string[]): string {
+  return `ALTER TABLE ${qualified(context, localName(context, table.name))}${onCluster(context)} ${partitions.map((partition) => `DROP PARTITION ${partition}`).join(', ')}`
+}
+
+/** A SQL string literal. */
+export const sqlString = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 
 export function createPlainView(context: SchemaContext, view: PlainViewDefinition): string {
   return `CREATE OR REPLACE VIEW ${qualified(context, view.name)}${onCluster(context)} AS\n${view.select(context)}`

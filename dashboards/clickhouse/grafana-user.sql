@@ -10,8 +10,10 @@ GRANT SELECT ON catchment.measurements TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1m TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1m_live TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1h TO catchment_grafana;
--- Which whole hours a short range may read from the hour rollups (a view over the unfolded rows)…
+-- Which whole hours a short range may read from the hour rollups (a view over the unfolded rows
+-- and the minutes a folding collector has not folded into the hours yet)…
 GRANT SELECT ON catchment.measurements_1h_settled TO catchment_grafana;
+GRANT SELECT ON catchment.measurements_1m_pending TO catchment_grafana;
 -- …and the rows not folded yet, which short ranges' summaries read ungrouped by minute.
 GRANT SELECT ON catchment.measurements_unfolded TO catchment_grafana;
 GRANT SELECT ON catchment.measurements_1h_net TO catchment_grafana;

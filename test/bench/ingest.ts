@@ -74,8 +74,17 @@ const { values } = parseArgs({
      * fold fewer measurements.
      */
     'fold-fleet-s': { type: 'string', default: '60' },
+    /**
+     * Folded by the fleet's time: every so many of the fleet's seconds a fold
+     * also folds the pending minutes into the hour rollups, as a collector
+     * does every `hour_fold_every_s` (600 by default); the last fold always
+     * does. A multiple of `fold-fleet-s`.
+     */
+    'hour-fold-fleet-s': { type: 'string', default: '600' },
     /** Folded: the collector's own timer instead, every so many wall seconds (`fold_every_s`). */
     'fold-every': { type: 'string' },
+    /** With `fold-every`: the collector's own hour folds, every so many wall seconds (`hour_fold_every_s`, 600 by default). */
+    'hour-fold-every': { type: 'string', default: '600' },
     /** Write a V8 CPU profile of the collector into this directory. */
     profile: { type: 'string' },
     /** Extra Node flags for the collector, e.g. --node-flag=--max-semi-space-size=32 to try a heap setting. */
@@ -92,6 +101,8 @@ const fleet: FleetShape = { probes: Number(values.probes), targets: Number(value
 const folded = values.minute === 'folded'
 /** Folded by the fleet's time: the records a fold covers (0 when the collector's timer folds). */
 const recordsPerFold = folded && values['fold-every'] === undefined ? Math.round(((fleet.probes * fleet.targets) / secondsBetweenSamples(fleet, total)) * Number(values['fold-fleet-s'])) : 0
+/** Folded by the fleet's time: every how many folds the hours are folded too. */
+const foldsPerHourFold = Math.max(1, Math.round(Number(values['hour-fold-fleet-s']) / Number(values['fold-fleet-s'])))
 if (!['views', 'folded'].includes(values.minute)) {
   console.error(`--minute must be views or folded, not ${values.minute}`)
   process.exit(2)
@@ -191,8 +202,11 @@ async function startCollector(dir: string): Promise<Collector> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
   const config = path.join(dir, 'collector.json')
   // Folds by the fleet's time are asked for by the bench; the collector's own timer then stays out of the way.
-  const foldEverySeconds = values['fold-every'] === undefined ? 3600 : Number(values['fold-every'])
-  writeFileSync(config, JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: foldEverySeconds } }))
+  const [foldEverySeconds, hourFoldEverySeconds] = values['fold-every'] === undefined ? [3600, 3600] : [Number(values['fold-every']), Number(values['hour-fold-every'])]
+  writeFileSync(
+    config,
+    JSON.stringify({ ingest: { writers, batch_rows: insertRows }, rollups: { minute: values.minute, fold_every_s: foldEverySeconds, hour_fold_every_s: hourFoldEverySeconds } }),
+  )
   const child = spawn(process.execPath, [...profile, ...(values['node-flag'] ?? []), collectorBin, 'serve', '--port', '0', '--host', '127.0.0.1', '--store', `chdb://${path.join(dir, 'data')}`, '--config', config], {
     env: { ...process.env, CATCHMENT_LOG_LEVEL: 'warn', CATCHMENT_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -292,8 +306,8 @@ async function main(): Promise<void> {
       if (networkErrors++ === 0) console.error(`  first network error: ${error.message}`)
     }
     // Folds by the fleet's time, one at a time, beside the inserts.
-    const foldNow = async () => {
-      const response = await pool.request({ path: '/v1/admin/rollups/fold', method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
+    const foldNow = async (hours: 'now' | 'when_due' = 'now') => {
+      const response = await pool.request({ path: `/v1/admin/rollups/fold?hours=${hours}`, method: 'POST', headers: { authorization: 'Bearer bench-admin-token-0123456789' }, headersTimeout: 600_000, bodyTimeout: 600_000 })
       if (response.statusCode !== 200) throw new Error(`fold-now answered ${response.statusCode}: ${await response.body.text()}`)
       await response.body.dump()
     }
@@ -312,7 +326,8 @@ async function main(): Promise<void> {
               if (recordsPerFold > 0 && accepted >= nextFoldAt) {
                 nextFoldAt += recordsPerFold
                 foldsBeside++
-                foldRunning = foldRunning.then(foldNow)
+                const hours = foldsBeside % foldsPerHourFold === 0 ? 'now' : 'when_due'
+                foldRunning = foldRunning.then(() => foldNow(hours))
               }
               break
             }
@@ -374,7 +389,10 @@ async function main(): Promise<void> {
 
     console.log(`\nCollector ingest (embedded chDB), ${total.toLocaleString('en')} measurements`)
     console.log(`machine: ${machine()}`)
-    const foldSchedule = recordsPerFold > 0 ? `folded after each ${values['fold-fleet-s']} s of the fleet's measurements (${foldsBeside} folds beside the inserts)` : `folded every ${values['fold-every']} s`
+    const foldSchedule =
+      recordsPerFold > 0
+        ? `folded after each ${values['fold-fleet-s']} s of the fleet's measurements (${foldsBeside} folds beside the inserts), into the hours after each ${foldsPerHourFold * Number(values['fold-fleet-s'])} s (${Math.floor(foldsBeside / foldsPerHourFold)} hour folds beside them)`
+        : `folded every ${values['fold-every']} s, into the hours every ${values['hour-fold-every']} s`
     console.log(`  minute rollup: ${folded ? `${foldSchedule}, and at the end (HTTP: folding what was left took ${(foldMs / 1000).toFixed(1)} s; acknowledgements alone ${rate(accepted, ackedMs).toLocaleString('en')}/s)` : 'by its view, on every insert'}`)
     console.log(`  fleet: ${fleet.probes.toLocaleString('en')} probes × ${fleet.targets} targets, each pair measured every ${secondsBetweenSamples(fleet, total).toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)

@@ -153,12 +153,19 @@ describe('the schema, printed for a cluster', () => {
     const creates = ddl.match(/^CREATE /gm) ?? []
     assert.equal(
       creates.length,
-      1 + 2 * 12 + 6 + 3 + 1 + 1 + 4,
-      'database, 12 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, the input view, and migration 10’s two hour views made anew, its settled hours and its unfolded rows',
+      1 + 2 * 14 + 6 + 3 + 1 + 1 + 3 + 2,
+      'database, 14 tables × (local + distributed), the minute view (made anew by migration 4), the hour, network, and two day views, the three migration 7 made anew, the live minutes, the input view, migration 10’s two hour views made anew and its unfolded rows, and migration 11’s pending minutes view and settled hours',
     )
+    assert.match(ddl, /`catchment`\.`measurements_1m_pending_local` ON CLUSTER `fleet`[\s\S]*?ENGINE = ReplicatedMergeTree\([^\n]*\)\nPARTITION BY \(collector, folded_to\)/, 'a partition per collector and minute fold, dropped once folded into the hours')
+    assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS `catchment`\.`measurements_1m_pending_mv` ON CLUSTER `fleet`\nTO `catchment`\.`measurements_1m_local`\nAS SELECT minute, [^\n]*\nFROM `catchment`\.`measurements_1m_pending_local`/)
+    assert.match(ddl, /`catchment`\.`rollup_hour_folds` ON CLUSTER `fleet` AS `catchment`\.`rollup_hour_folds_local`/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net_local` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1h_net` ON CLUSTER `fleet` ADD COLUMN IF NOT EXISTS last_minute/)
-    assert.match(ddl, /CREATE OR REPLACE VIEW `catchment`\.`measurements_1h_settled` ON CLUSTER `fleet` AS\nSELECT [^\n]*\nFROM `catchment`\.`measurements`\n/, 'the settled hours read the Distributed tables')
+    assert.match(
+      ddl,
+      /CREATE OR REPLACE VIEW `catchment`\.`measurements_1h_settled` ON CLUSTER `fleet` AS\nSELECT least\(\n[^\n]* FROM `catchment`\.`measurements`\n[\s\S]*?FROM `catchment`\.`measurements_1m_pending` WHERE/,
+      'the settled hours read the Distributed tables',
+    )
   })
 
   it('without --cluster is the single-node schema that migrate applies', async () => {

@@ -62,10 +62,12 @@ describe('the minute rollup folded on a schedule', () => {
   let dataDir: string
   let store: Store
   let pending: number | undefined
+  /** The hours are folded at every fold unless a test says otherwise. */
+  let hourFoldEveryMs = 0
   const clock = new ReceiptClock()
   const context = { database: 'catchment', retentionDays: 30 }
   const fold = () =>
-    new MinuteFold({ store, context, collector, clock, oldestUnsettled: () => pending, metrics: createMetrics(), logger: createLogger('silent') })
+    new MinuteFold({ store, context, collector, clock, oldestUnsettled: () => pending, hourFoldEveryMs, metrics: createMetrics(), logger: createLogger('silent') })
   let folder: MinuteFold
 
   /** Writes records as this collector would, received now (or at `receivedAt`). */
@@ -87,8 +89,8 @@ describe('the minute rollup folded on a schedule', () => {
     const beforeSwitch = tenMinutes(at(8), 'counted-by-the-view')
     await writeRows(store, beforeSwitch, defaultMetadata)
     await folder.prepare()
-    const [view] = await storeRows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1m_mv'")
-    assert.equal(view?.n, 0, 'the view no longer feeds the minute rollup')
+    const [view] = await storeRows<{ n: number }>(store, "SELECT count() AS n FROM system.tables WHERE database = 'catchment' AND name IN ('measurements_1m_mv', 'measurements_1h_mv', 'measurements_1h_net_mv')")
+    assert.equal(view?.n, 0, 'no view feeds the minute rollup, nor the hour rollups from it')
 
     const live = tenMinutes(at(7, 0))
     const fromSpool = tenMinutes(at(0, -5), 'back-from-an-outage')
@@ -98,14 +100,14 @@ describe('the minute rollup folded on a schedule', () => {
     assert.equal(unfolded.raw, 180)
     assert.equal(unfolded.measurements_1m, 60, 'rows received since are not counted until they are folded')
 
-    const window = await folder.foldDue()
+    const { minutes: window } = await folder.foldDue()
     assert.ok(window && window.to > window.from, 'one window, up to now')
     assertCountedOnce(await counts(store), 180, 'after the fold every tier counts every row once')
     const viewWouldWrite = perMinuteSql(rollupView.select('catchment.measurements'))
     assert.deepEqual(await storeRows(store, perMinuteSql('SELECT * FROM catchment.measurements_1m')), await storeRows(store, viewWouldWrite), 'each minute as the view would have made it')
     const [late] = await storeRows<{ samples: number }>(store, `SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'back-from-an-outage' AND minute < toDateTime(${yesterday / 1000})`)
     assert.equal(late?.samples, 30, 'a late row lands in the minute it measured')
-    const idle = await folder.foldDue()
+    const { minutes: idle } = await folder.foldDue()
     assert.equal(idle?.rawRows, 0, 'nothing received since, nothing folded')
   })
 
@@ -116,7 +118,7 @@ describe('the minute rollup folded on a schedule', () => {
     pending = receivedAt // the queue holds it: received, not yet committed
     await sleep(5)
     await receive(tenMinutes(at(7, 20)))
-    const window = await folder.foldDue()
+    const { minutes: window } = await folder.foldDue()
     assert.equal(window?.to, receivedAt, 'the window ends where the held row begins')
     await receive(held, receivedAt) // the insert commits after the fold
     pending = undefined
@@ -126,7 +128,7 @@ describe('the minute rollup folded on a schedule', () => {
 
   it('folds a window again after a crash between its fold and its ledger entry, and counts it once', async () => {
     await receive(tenMinutes(at(7, 30)))
-    const window = await folder.foldDue()
+    const { minutes: window } = await folder.foldDue()
     assert.ok(window)
     const counted = await counts(store)
     // The process died after the fold's insert and before its `done`: the ledger's last word is `started`.
@@ -136,7 +138,7 @@ describe('the minute rollup folded on a schedule', () => {
     })
     const restarted = fold()
     await restarted.prepare()
-    const next = await restarted.foldDue()
+    const { minutes: next } = await restarted.foldDue()
     assert.equal(next?.from, window.to, 'the started window was folded again, and the next one starts where it ends')
     assert.deepEqual(await counts(store), counted, 'the fold run again was recognised in every tier')
     const [ledger] = await storeRows<{ state: string }>(store, `SELECT state FROM catchment.rollup_folds WHERE folded_to = fromUnixTimestamp64Milli(${window.to}, 'UTC') ORDER BY state DESC LIMIT 1`)
@@ -187,21 +189,88 @@ describe('the minute rollup folded on a schedule', () => {
     assert.equal(unfolded.p50, folded.p50, 'the same median from the unfolded rows as from their fold')
   })
 
-  it('goes back to the view: folds what is left, and the view counts from then on', async () => {
+  it('folds the hours every few minutes, not at each minute fold, and a short range reads the minutes until then', async () => {
+    hourFoldEveryMs = 3_600_000
+    const deferring = fold()
+    await deferring.prepare()
+    const probe = 'pending-probe'
     const counted = (await counts(store)).raw
+    await receive([...tenMinutes(at(10), probe), ...tenMinutes(at(11, 20), probe)])
+    const first = await deferring.foldDue()
+    assert.equal(first.minutes?.rawRows, 120)
+    assert.equal(first.hours, null, 'the hours are not due yet')
+    const [inHours] = await storeRows<{ samples: number }>(store, `SELECT sum(samples) AS samples FROM catchment.measurements_1h WHERE probe = '${probe}'`)
+    assert.equal(inHours?.samples, 0, 'the minutes are folded, the hours not yet')
+    const [settled] = await storeRows<{ until: number }>(store, 'SELECT toUnixTimestamp(until) AS until FROM catchment.measurements_1h_settled')
+    assert.equal(settled?.until, at(10) / 1000, 'the hours are settled up to the oldest pending minute')
+
+    /** 09:30 to 12:00 as a short range reads it: this probe's samples and rows, and the network's median (range.ts). */
+    const read = async () => {
+      const tables = analysisTables(store)
+      const bounds = { from: `toDateTime(${at(9, 30) / 1000})`, to: `toDateTime(${at(12) / 1000})` }
+      const probeRows = rangeRowsSql({ ...tables, hourly: '0' }, ['probe', 'samples'], { ...bounds, where: `AND probe = '${probe}'` })
+      const networkRows = rangeRowsSql({ ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: '0' }, ['asn', 'connect_q'], bounds)
+      const [row] = await storeRows<{ samples: number; rows: number; p50: number }>(
+        store,
+        `SELECT sum(samples) AS samples, count() AS rows, (SELECT quantilesTDigestMerge(${rollupQuantiles})(connect_q)[3] FROM ${networkRows}) AS p50 FROM ${probeRows}`,
+      )
+      assert.ok(row)
+      return row
+    }
+    const beforeHours = await read()
+    assert.deepEqual({ ...beforeHours, p50: undefined }, { samples: 120, rows: 20, p50: undefined }, 'twenty minute rows, each sample once')
+
+    const second = await deferring.foldDue('now')
+    assert.equal(second.hours?.minuteRows, 20, 'the twenty pending minutes folded into the hours')
+    const afterHours = await read()
+    assert.deepEqual({ ...afterHours, p50: undefined }, { samples: 120, rows: 2, p50: undefined }, 'two hour rows now')
+    assert.equal(afterHours.p50, beforeHours.p50, 'the same median from the hours as from the minutes')
+    const [left] = await storeRows<{ n: number }>(store, 'SELECT count() AS n FROM catchment.measurements_1m_pending')
+    assert.equal(left?.n, 0, 'the folded minutes are no longer pending')
+    assertCountedOnce(await counts(store), counted + 120, 'every tier counts every row once')
+  })
+
+  it('folds the hours again after a crash in the middle of an hour fold, and counts them once', async () => {
+    const deferring = fold()
+    await deferring.prepare()
+    const counted = (await counts(store)).raw
+    await receive(tenMinutes(at(12, 10), 'crash-probe'))
+    await deferring.foldDue()
+    // The network hour rollup cannot be written: the fold dies after the hour rollup per probe took its rows.
+    await store.client('registry').command({ query: 'RENAME TABLE catchment.measurements_1h_net TO catchment.measurements_1h_net_away' })
+    await assert.rejects(deferring.foldDue('now'))
+    await store.client('registry').command({ query: 'RENAME TABLE catchment.measurements_1h_net_away TO catchment.measurements_1h_net' })
+    const [ledger] = await storeRows<{ state: string }>(store, "SELECT state FROM catchment.rollup_hour_folds WHERE collector = 'collector-a' ORDER BY folded_to DESC, state DESC LIMIT 1")
+    assert.equal(ledger?.state, 'started', 'the ledger says the fold was cut short')
+
+    const restarted = fold()
+    await restarted.prepare()
+    const outcome = await restarted.foldDue()
+    assert.equal(outcome.hours, null, 'nothing pending after the started fold was run again')
+    assertCountedOnce(await counts(store), counted + 60, 'the hour rollup per probe recognised the fold run again, the network one took it once')
+  })
+
+  it('goes back to the view: folds what is left, and the view counts from then on', async () => {
+    const deferring = fold()
+    await deferring.prepare()
+    const counted = (await counts(store)).raw
+    await receive(tenMinutes(at(7, 35)))
+    await deferring.foldDue() // folded into the minutes, pending for the hours
     await receive(tenMinutes(at(7, 40))) // received after the last fold: the collector died
     await restoreMinuteView(store, context, createLogger('silent'))
-    assertCountedOnce(await counts(store), counted + 60, 'the rows no fold had reached are folded')
+    assertCountedOnce(await counts(store), counted + 120, 'the rows no fold had reached are folded, and the pending minutes into the hours')
+    const views = await storeRows<{ name: string }>(store, "SELECT name FROM system.tables WHERE database = 'catchment' AND name IN ('measurements_1m_mv', 'measurements_1h_mv', 'measurements_1h_net_mv') ORDER BY name")
+    assert.deepEqual(views.map(({ name }) => name), ['measurements_1h_mv', 'measurements_1h_net_mv', 'measurements_1m_mv'], 'every view feeds its rollup again')
     await writeRows(store, tenMinutes(at(7, 50)), defaultMetadata)
-    assertCountedOnce(await counts(store), counted + 120, 'the view counts what arrives next')
+    assertCountedOnce(await counts(store), counted + 180, 'the views count what arrives next')
   })
 })
 
 const adminToken = 'minute-fold-admin-token'
 
 /** The admin API's fold-now, as an operator calls it. */
-async function foldNow(target: TestCollector): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${target.url}/v1/admin/rollups/fold`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
+async function foldNow(target: TestCollector, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${target.url}/v1/admin/rollups/fold${query}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
   return { status: response.status, json: (await response.json()) as Record<string, unknown> }
 }
 
@@ -240,8 +309,22 @@ describe('a collector that folds its minutes', () => {
     assert.equal((await collectorUnderTest.post(token, ndjson(records))).status, 200)
     const answer = await foldNow(collectorUnderTest)
     assert.equal(answer.status, 200)
-    const [minutes] = await collectorUnderTest.rows<{ samples: string }>("SELECT sum(samples) AS samples FROM catchment.measurements_1m WHERE probe = 'fleet-probe-2'")
-    assert.equal(Number(minutes?.samples), records.length, 'whichever fold took them, they are folded when the call returns')
+    const [tiers] = await collectorUnderTest.rows<{ minutes: number; hours: number; days: number }>(
+      `SELECT (SELECT sum(samples) FROM catchment.measurements_1m WHERE probe = 'fleet-probe-2') AS minutes,
+        (SELECT sum(samples) FROM catchment.measurements_1h WHERE probe = 'fleet-probe-2') AS hours,
+        (SELECT sum(samples) FROM catchment.measurements_1d WHERE probe = 'fleet-probe-2') AS days`,
+    )
+    assert.deepEqual(tiers, { minutes: 60, hours: 60, days: 60 }, 'whichever fold took them, the minutes, hours and days hold them when the call returns')
+    // The timer's hour fold is not due (every 600 s by default), so this call folded both probes' minutes into the hours.
+    const hours = answer.json.hours_folded as { collector: string; minute_rows: number } | null
+    assert.equal(hours?.collector, collector)
+    assert.ok(hours.minute_rows >= 20, `it says how many minute rows it folded into the hours (${hours.minute_rows})`)
+  })
+
+  it('tells an operator who asks for an unknown hour folding what it takes', async () => {
+    const answer = await foldNow(collectorUnderTest, '?hours=later')
+    assert.equal(answer.status, 400)
+    assert.deepEqual(answer.json, { error: 'BAD_REQUEST', message: 'hours must be "now" or "when_due", not "later"' })
   })
 })
 

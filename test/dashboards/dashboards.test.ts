@@ -20,15 +20,18 @@ import {
   dailyNetworkRollupTable,
   dailyRollupTable,
   heartbeatsTable,
+  hourFoldsTable,
   hourlyRollupTable,
   liveMinutesView,
   measurementsTable,
   networkRollupTable,
+  pendingMinutesTable,
   popLocationsTable,
   probesTable,
   rollupFoldsTable,
   rollupTable,
   settledHoursView,
+  unfoldedView,
 } from '../../collector/store/schema.ts'
 import { datasourceUid } from '../../dashboards/src/grafana.ts'
 import { dashboards, jsonDir, render } from '../../dashboards/src/build.ts'
@@ -92,8 +95,21 @@ async function pluginSession(storeUrl: string): Promise<PluginSession> {
 }
 
 /** Every table that holds rows, and the plain views over them, that a dashboard could read. */
-const storedTables = [measurementsTable, rollupTable, hourlyRollupTable, networkRollupTable, dailyRollupTable, dailyNetworkRollupTable, probesTable, heartbeatsTable, popLocationsTable, rollupFoldsTable]
-const plainViews = [liveMinutesView, settledHoursView]
+const storedTables = [
+  measurementsTable,
+  rollupTable,
+  pendingMinutesTable,
+  hourlyRollupTable,
+  networkRollupTable,
+  dailyRollupTable,
+  dailyNetworkRollupTable,
+  probesTable,
+  heartbeatsTable,
+  popLocationsTable,
+  rollupFoldsTable,
+  hourFoldsTable,
+]
+const plainViews = [liveMinutesView, settledHoursView, unfoldedView]
 
 describe('the dashboards as files', () => {
   it('are the four dashboards, exactly as their sources build them', () => {
@@ -376,7 +392,7 @@ describe('the panels of a collector that folds its minutes', () => {
     collector = await startTestCollector({
       name: 'panel-folder',
       admin_token: adminToken,
-      rollups: { minute: 'folded', fold_every_s: 3600 },
+      rollups: { minute: 'folded', fold_every_s: 3600, hour_fold_every_s: 3600 },
       schedule: { targets: [{ name: 'fly-app', url: 'https://fly-app.example/', pop: 'fly' }] },
       // Declared, so the findings know them before a fold has shown them in the minute rollup.
       pops: [
@@ -437,7 +453,7 @@ describe('the panels of a collector that folds its minutes', () => {
     return shown
   }
 
-  it('show the same before the rows are folded as after', async () => {
+  it('show the same before the rows are folded, once they are in the minutes, and once in the hours', async () => {
     const [pending] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
     assert.equal(pending?.n, 3 * 900, 'nothing is folded yet')
     const before = await fleetWidePanels()
@@ -450,12 +466,25 @@ describe('the panels of a collector that folds its minutes', () => {
       assert.ok(shown.some((rows) => rows > 0), `${panel}: rows from the unfolded measurements alone, over one range or the other`)
     }
 
-    const response = await fetch(`${collector.url}/v1/admin/rollups/fold`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
-    assert.equal(response.status, 200)
-    const [left] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_unfolded')
-    assert.equal(left?.n, 0, 'everything is folded now')
-    const after = await fleetWidePanels()
+    const fold = (hours: 'now' | 'when_due') => fetch(`${collector.url}/v1/admin/rollups/fold?hours=${hours}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
+    const minutesOnly = await fold('when_due')
+    assert.equal(minutesOnly.status, 200)
+    assert.equal(((await minutesOnly.json()) as { hours_folded: unknown }).hours_folded, null, 'the hours are not due for an hour')
+    const [folded] = await storeRows<{ unfolded: number; pending: number }>(
+      collector.store,
+      'SELECT (SELECT count() FROM catchment.measurements_unfolded) AS unfolded, (SELECT count() FROM catchment.measurements_1m_pending) AS pending',
+    )
+    assert.equal(folded?.unfolded, 0, 'every row is folded into the minutes')
+    assert.ok((folded?.pending ?? 0) > 0, 'and the minutes wait to be folded into the hours')
+    const inMinutes = await fleetWidePanels()
     assert.deepEqual(await catchmentReport(collector.store, { since }), reportBefore, '/v1/catchment: the same from the minute rollup as from the unfolded rows')
-    for (const [panel, rows] of after) assert.deepEqual(rows, before.get(panel), `${panel}: the same from the minute rollup as from the unfolded rows`)
+    for (const [panel, rows] of inMinutes) assert.deepEqual(rows, before.get(panel), `${panel}: the same from the minute rollup as from the unfolded rows`)
+
+    assert.equal((await fold('now')).status, 200)
+    const [left] = await storeRows<{ n: number }>(collector.store, 'SELECT count() AS n FROM catchment.measurements_1m_pending')
+    assert.equal(left?.n, 0, 'every minute is folded into the hours')
+    const inHours = await fleetWidePanels()
+    assert.deepEqual(await catchmentReport(collector.store, { since }), reportBefore, '/v1/catchment: the same once the hours hold the minutes')
+    for (const [panel, rows] of inHours) assert.deepEqual(rows, before.get(panel), `${panel}: the same once the hours hold the minutes`)
   })
 })
