@@ -99,7 +99,7 @@ describe('the rollups', () => {
     await writeAsOlderCollector(store, twoHours(start))
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9, 10])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9, 10, 11])
 
     const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
@@ -252,7 +252,7 @@ describe('a store from before the digests left the hour and day rollups per prob
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9, 10])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9, 10, 11])
     const columns = await storeRows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(columns.map((column) => column.table), ['measurements_1d_net', 'measurements_1h_net', 'measurements_1m'], 'digests only where they are read')
     const [view] = await storeRows<{ query: string }>(store, `SELECT as_select AS query FROM system.tables WHERE database = 'catchment' AND name = 'measurements_1h_net_mv'`)
