@@ -311,6 +311,8 @@ async function latestReceipt(store: Store, context: SchemaContext, collector: st
  */
 export async function restoreMinuteView(store: Store, context: SchemaContext, logger: Logger): Promise<void> {
   if (await minuteViewExists(store, context)) return
+  // A folding collector from before migration 11 left the hour views: they would count what is folded now twice.
+  await dropHourViews(store, context)
   const result = await store.client('registry').query({
     query: `SELECT DISTINCT collector FROM ${qualified(context, rollupFoldsTable.name)}`,
     format: 'JSONEachRow',

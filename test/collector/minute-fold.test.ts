@@ -8,6 +8,7 @@ import { createLogger } from '../../collector/logger.ts'
 import { createMetrics } from '../../collector/metrics.ts'
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { analysisTables } from '../../collector/analysis/tables.ts'
+import { restoreHourViews } from '../../collector/rollups/hour-fold.ts'
 import { MinuteFold, ReceiptClock, restoreMinuteView } from '../../collector/rollups/minute-fold.ts'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
@@ -263,6 +264,27 @@ describe('the minute rollup folded on a schedule', () => {
     assert.deepEqual(views.map(({ name }) => name), ['measurements_1h_mv', 'measurements_1h_net_mv', 'measurements_1m_mv'], 'every view feeds its rollup again')
     await writeRows(store, tenMinutes(at(7, 50)), defaultMetadata)
     assertCountedOnce(await counts(store), counted + 180, 'the views count what arrives next')
+  })
+})
+
+describe('a store a folding collector from before migration 11 left', () => {
+  it('goes back to the view counting every row once, though its hour views still ran', async (t) => {
+    const dataDir = tempDir('minute-fold-older')
+    const store = await openStore(`chdb://${dataDir}`)
+    t.after(async () => {
+      await store.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    })
+    const context = { database: 'catchment', retentionDays: 30 }
+    await migrate(store, { retentionDays: 30 })
+    const clock = new ReceiptClock()
+    const older = new MinuteFold({ store, context, collector, clock, oldestUnsettled: () => undefined, hourFoldEveryMs: 0, metrics: createMetrics(), logger: createLogger('silent') })
+    await older.prepare()
+    // Such a collector dropped the minute view only: its folds went into the minute rollup, and its hour views took them on.
+    await restoreHourViews(store, context)
+    await writeBatches(store, [rowBatch(tenMinutes(at(9)), defaultMetadata, { firstAttempt: true, receipt: { collector, receivedAt: clock.now() } })])
+    await restoreMinuteView(store, context, createLogger('silent'))
+    assertCountedOnce(await counts(store), 60, 'folded once into every tier')
   })
 })
 
