@@ -2,12 +2,14 @@
  * What the rollups cost per stored measurement at a fleet's shape, fed as
  * now (materialized views on every insert) or folded on a schedule: each
  * minute's rows folded into the minute rollup in one INSERT … SELECT, and
- * the coarser tiers either fed from those folds by their views (as they are
- * fed from the minute rollup now) or folded each from the one below. The
+ * the coarser tiers either fed from those folds by their views, or folded
+ * each from the one below, or, as a folding collector does since migration
+ * 11, the hours folded from the pending minutes every `--hour-every`
+ * minutes (collector/rollups/hour-fold.ts) and the days by their views. The
  * evidence for moving the rollups off the insert path (README, "Collector
  * ingest").
  *
- *   node --import tsx test/bench/rollup-cost.ts [--records 1000000] [--probes 500] [--targets 100] [--every 10]
+ *   node --import tsx test/bench/rollup-cost.ts [--records 1000000] [--probes 500] [--targets 100] [--every 10] [--hour-every 10]
  *
  * Both ways use the schema's own views' SELECTs and the collector's insert
  * call, 50,000 rows at a time, two at a time. CPU is the process's (chDB runs
@@ -19,13 +21,16 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
+import { foldHours } from '../../collector/rollups/hour-fold.ts'
 import {
   dailyNetworkRollupView,
   dailyRollupView,
   dropView,
   hourlyRollupView,
   measurementsTable,
+  minuteRollupColumns,
   networkRollupView,
+  pendingMinutesTable,
   qualified,
   rollupView,
   type ViewDefinition,
@@ -40,6 +45,8 @@ const { values } = parseArgs({
     targets: { type: 'string', default: '100' },
     /** Seconds between two samples of one target by one probe. */
     every: { type: 'string', default: '10' },
+    /** Minutes between two hour folds, in the collector's way (`hour_fold_every_s`). */
+    'hour-every': { type: 'string', default: '10' },
     /** Seconds to let the background merges run after the last write. */
     settle: { type: 'string', default: '8' },
   },
@@ -78,14 +85,18 @@ interface Cost {
   samplesInDayTier: number
 }
 
-/** How the rollups are fed: by every view on every insert (as now), or the minute tier folded each minute and the rest by their views, or every tier folded. */
-type Feeding = 'views' | 'minute folded' | 'all folded'
+/**
+ * How the rollups are fed: by every view on every insert; the minute tier folded each minute and the rest
+ * by their views; the minutes folded each minute and the hours every `hour-every` minutes from the pending
+ * minutes, as a folding collector does; or every tier folded.
+ */
+type Feeding = 'views' | 'minute folded' | 'hours folded apart' | 'all folded'
 
 async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promise<Cost> {
   const folded = feeding !== 'views'
   return withStore(async (store) => {
     const run = (query: string) => store.client('ingest').command({ query, clickhouse_settings: { optimize_on_insert: 0 } })
-    const dropped = feeding === 'views' ? [] : feeding === 'minute folded' ? [rollupView] : views
+    const dropped = { views: [], 'minute folded': [rollupView], 'hours folded apart': [rollupView, hourlyRollupView, networkRollupView], 'all folded': views }[feeding]
     for (const view of dropped) await run(dropView({ database: store.database, retentionDays: 400 }, view))
     let mark = cpuSeconds()
     await insertFleet(store, inserts, 2)
@@ -93,9 +104,20 @@ async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promis
     mark = cpuSeconds()
     if (folded) {
       const raw = qualified(store, measurementsTable.name)
-      for (let minute = end - Math.ceil(fleet.spanMs / minuteMs) * minuteMs; minute < end; minute += minuteMs) {
+      const first = end - Math.ceil(fleet.spanMs / minuteMs) * minuteMs
+      for (let minute = first; minute < end; minute += minuteMs) {
         const where = `WHERE ts >= fromUnixTimestamp64Milli(${minute}) AND ts < fromUnixTimestamp64Milli(${minute + minuteMs})`
-        await run(`INSERT INTO ${qualified(store, rollupView.to)} ${rollupView.select(`${raw} ${where}`)}`)
+        if (feeding !== 'hours folded apart') {
+          await run(`INSERT INTO ${qualified(store, rollupView.to)} ${rollupView.select(`${raw} ${where}`)}`)
+          continue
+        }
+        // The minute fold's way (minute-fold.ts): into the pending minutes, whose view writes the minute rollup.
+        await run(
+          `INSERT INTO ${qualified(store, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
+          SELECT *, 'bench', fromUnixTimestamp64Milli(${minute + minuteMs}, 'UTC') FROM (${rollupView.select(`${raw} ${where}`)})`,
+        )
+        const folds = (minute - first) / minuteMs + 1
+        if (folds % Number(values['hour-every']) === 0 || minute + minuteMs >= end) await foldHours(store, { database: store.database, retentionDays: 400 }, 'bench')
       }
       if (feeding === 'all folded') {
         for (const view of views.slice(1)) await run(`INSERT INTO ${qualified(store, view.to)} ${view.select(qualified(store, view.from))}`)
@@ -120,12 +142,12 @@ async function main(): Promise<void> {
   console.log(`Rollup cost per stored measurement, ${total.toLocaleString('en')} measurements`)
   console.log(`machine: ${machine()}`)
   console.log(`  fleet: ${probes.toLocaleString('en')} probes × ${targets} targets, each pair every ${values.every} s, over ${(fleet.spanMs / 1000).toFixed(0)} s`)
-  for (const feeding of ['views', 'minute folded', 'all folded'] as const) {
+  for (const feeding of ['views', 'minute folded', 'hours folded apart', 'all folded'] as const) {
     const cost = await measure(inserts, end, feeding)
     const sum = cost.insertSeconds + cost.foldSeconds + cost.settleSeconds
     const counted = cost.samplesInDayTier === total ? 'every record counted once' : `COUNTED ${cost.samplesInDayTier} of ${total}`
     console.log(
-      `  ${{ views: 'views on every insert', 'minute folded': 'minute tier folded each minute, the rest by views', 'all folded': 'every tier folded' }[feeding]}: ${micros(sum)} (inserts ${micros(cost.insertSeconds)}, folds ${micros(cost.foldSeconds)}, merges after ${micros(cost.settleSeconds)}); ${counted}`,
+      `  ${{ views: 'views on every insert', 'minute folded': 'minute tier folded each minute, the rest by views', 'hours folded apart': `minutes folded each minute, hours every ${values['hour-every']} minutes (the collector's way)`, 'all folded': 'every tier folded' }[feeding]}: ${micros(sum)} (inserts ${micros(cost.insertSeconds)}, folds ${micros(cost.foldSeconds)}, merges after ${micros(cost.settleSeconds)}); ${counted}`,
     )
   }
 }
