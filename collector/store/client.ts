@@ -5,9 +5,10 @@
  * chDB runs the statements of one session one after another, so the store
  * opens a session per role: a long dashboard query on `query` never holds up
  * an insert on `ingest` or a token check on `registry`, and a scheduled fold
- * on `fold`, which may take seconds, never holds up a dashboard's query. Several sessions on
- * one path run in parallel; a second *process* on the path is refused. The
- * ingest role may have several sessions, so that inserts run side by side.
+ * on `fold`, which may take seconds, never holds up a dashboard's query.
+ * Several sessions on one path run in parallel; a second *process* on the
+ * path is refused. The ingest and fold roles may have several sessions, so
+ * that inserts run side by side.
  */
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { ChdbExtension } from 'chdb/connection'

@@ -221,8 +221,11 @@ export const rollupSettings = 'non_replicated_deduplication_window = 1000'
 
 export const rollupTable = probeRollup('measurements_1m', 'minute', { digests: true })
 
-/** The minute rollup's columns, as a minute fold writes them. */
-export const minuteRollupColumns = rollupTable.columns.filter((column) => !column.startsWith('period ')).map((column) => column.split(' ', 1)[0] as string)
+/** The minute rollup's stored columns (not the `period` alias): what a minute fold writes. */
+const minuteRollupDefinitions = rollupTable.columns.filter((column) => !column.startsWith('period '))
+
+/** Their names, in the table's order. */
+export const minuteRollupColumns = minuteRollupDefinitions.map((column) => column.split(' ', 1)[0] as string)
 
 /**
  * What the minute rollup counts, each as an aggregate over raw rows: the
@@ -321,7 +324,7 @@ SELECT ${minuteColumns} FROM (${rollupView.select(unfoldedRows(context))})`,
 export const pendingMinutesTable: TableDefinition = {
   name: 'measurements_1m_pending',
   columns: [
-    ...rollupTable.columns.filter((column) => !column.startsWith('period ')),
+    ...minuteRollupDefinitions,
     "collector LowCardinality(String) COMMENT 'the folding collector whose minute fold wrote the row'",
     "folded_to DateTime64(3, 'UTC') COMMENT 'the end of the minute fold''s window: the rows of one fold, and its partition'",
   ],
