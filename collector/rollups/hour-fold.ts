@@ -38,6 +38,8 @@ import {
   sqlString,
   type ViewDefinition,
 } from '../store/schema.ts'
+import { foldInsertSettings } from './fold-insert.ts'
+import { existingViews } from './views.ts'
 
 /** The views that feed the hour rollups from the minute rollup on every insert: a folding store folds them instead. */
 const hourViews: readonly ViewDefinition[] = [hourlyRollupView, networkRollupView]
@@ -104,16 +106,7 @@ async function foldUpTo(store: Store, context: SchemaContext, collector: string,
       store.client('fold', session).command({
         query: `INSERT INTO ${qualified(context, view.to)} ${view.select(pendingRows(context))}`,
         query_params: params,
-        clickhouse_settings: {
-          insert_deduplication_token: `hours:${view.to}:${collector}:${upTo}`,
-          deduplicate_blocks_in_dependent_materialized_views: 1,
-          // One block per partition of the hour rollup, however the rows were read, so a fold run again makes the same blocks.
-          min_insert_block_size_rows: '100000000',
-          min_insert_block_size_bytes: '0',
-          max_insert_block_size: '100000000',
-          // The fold's rows are one per key already.
-          optimize_on_insert: 0,
-        },
+        clickhouse_settings: foldInsertSettings(`hours:${view.to}:${collector}:${upTo}`),
       }),
     ),
   )
@@ -164,18 +157,9 @@ export async function collectorsWithPendingHours(store: Store, context: SchemaCo
   return (await result.json<{ collector: string }>()).map(({ collector }) => collector)
 }
 
-async function existingViews(store: Store, context: SchemaContext): Promise<Set<string>> {
-  const result = await store.client('registry').query({
-    query: 'SELECT name FROM system.tables WHERE database = {database:String} AND has({names:Array(String)}, name)',
-    query_params: { database: context.database, names: hourViews.map((view) => view.name) },
-    format: 'JSONEachRow',
-  })
-  return new Set((await result.json<{ name: string }>()).map(({ name }) => name))
-}
-
 /** A folding store: the hour rollups are no longer fed by views on the minute rollup. */
 export async function dropHourViews(store: Store, context: SchemaContext): Promise<boolean> {
-  const existing = await existingViews(store, context)
+  const existing = await existingViews(store, context, hourViews)
   for (const view of hourViews) if (existing.has(view.name)) await store.client('registry').command({ query: dropView(context, view) })
   return existing.size > 0
 }

@@ -31,7 +31,9 @@ import type { Logger } from '../logger.ts'
 import type { CollectorMetrics } from '../metrics.ts'
 import type { Store } from '../store/client.ts'
 import { createView, dropView, measurementsTable, minuteRollupColumns, pendingMinutesTable, qualified, rollupFoldsTable, rollupView, type SchemaContext } from '../store/schema.ts'
+import { foldInsertSettings } from './fold-insert.ts'
 import { collectorsWithPendingHours, dropHourViews, foldHours, hourFoldInDoubt, restoreHourViews, type HourFoldResult } from './hour-fold.ts'
+import { existingViews } from './views.ts'
 
 /**
  * The time stamped on received rows. It never goes back, not even past a
@@ -120,16 +122,7 @@ async function foldWindow(store: Store, context: SchemaContext, window: FoldWind
     query: `INSERT INTO ${qualified(context, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
 SELECT *, {collector:String}, fromUnixTimestamp64Milli({to:Int64}, 'UTC') FROM (${rollupView.select(windowRows(context))})`,
     query_params: windowParams(window),
-    clickhouse_settings: {
-      insert_deduplication_token: `fold:${window.collector}:${window.from}:${window.to}`,
-      deduplicate_blocks_in_dependent_materialized_views: 1,
-      // One block per partition, however the rows were read: a fold run again then makes the same blocks, with the same tokens.
-      min_insert_block_size_rows: '100000000',
-      min_insert_block_size_bytes: '0',
-      max_insert_block_size: '100000000',
-      // A fold's rows are one per key already.
-      optimize_on_insert: 0,
-    },
+    clickhouse_settings: foldInsertSettings(`fold:${window.collector}:${window.from}:${window.to}`),
   })
 }
 
@@ -148,13 +141,7 @@ async function foldRecorded(store: Store, context: SchemaContext, window: FoldWi
 }
 
 async function minuteViewExists(store: Store, context: SchemaContext): Promise<boolean> {
-  const result = await store.client('registry').query({
-    query: 'SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {name:String}',
-    query_params: { database: context.database, name: rollupView.name },
-    format: 'JSONEachRow',
-  })
-  const [row] = await result.json<{ n: string }>()
-  return Number(row?.n) > 0
+  return (await existingViews(store, context, [rollupView])).size > 0
 }
 
 export interface MinuteFoldOptions {
