@@ -8,6 +8,9 @@ import { analysisTables } from '../../collector/analysis/tables.ts'
 import { liveMinutesView } from '../../collector/store/schema.ts'
 import { customVariable, queryVariable, type Variable } from './grafana.ts'
 
+/** The tables by their plain names: the datasource's default database holds them. */
+const tables = analysisTables()
+
 /**
  * Ranges longer than two days read the hour rollups, shorter ones the minute
  * rollup with the rows not folded yet: `$rollup` is the rollup per probe
@@ -16,9 +19,6 @@ import { customVariable, queryVariable, type Variable } from './grafana.ts'
  * merge one digest per network instead of one per probe. `$step` is the
  * bucket in seconds. Both are recomputed whenever the time range changes.
  */
-/** The tables by their plain names: the datasource's default database holds them. */
-const tables = analysisTables()
-
 const longRangeSeconds = 2 * 86_400
 const isLongRange = `\${__to:date:seconds} - \${__from:date:seconds} > ${longRangeSeconds}`
 
