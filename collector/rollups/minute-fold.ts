@@ -111,6 +111,14 @@ async function countWindow(store: Store, context: SchemaContext, window: FoldWin
 }
 
 /**
+ * `rows` (a table and its WHERE) folded by the minute view's SELECT into the
+ * pending minutes, as the fold ending at `{to:Int64}` of `{collector:String}`.
+ */
+export const pendingInsertSql = (context: SchemaContext, rows: string) =>
+  `INSERT INTO ${qualified(context, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
+SELECT *, {collector:String}, fromUnixTimestamp64Milli({to:Int64}, 'UTC') FROM (${rollupView.select(rows)})`
+
+/**
  * Folds one window into the minute rollup: the minute view's own SELECT over
  * the window's rows, so a folded rollup holds exactly what the view would
  * have written. It goes through the pending minutes (schema.ts,
@@ -119,8 +127,7 @@ async function countWindow(store: Store, context: SchemaContext, window: FoldWin
  */
 async function foldWindow(store: Store, context: SchemaContext, window: FoldWindow): Promise<void> {
   await store.client('fold').command({
-    query: `INSERT INTO ${qualified(context, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
-SELECT *, {collector:String}, fromUnixTimestamp64Milli({to:Int64}, 'UTC') FROM (${rollupView.select(windowRows(context))})`,
+    query: pendingInsertSql(context, windowRows(context)),
     query_params: windowParams(window),
     clickhouse_settings: foldInsertSettings(`fold:${window.collector}:${window.from}:${window.to}`),
   })

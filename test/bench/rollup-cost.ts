@@ -22,15 +22,14 @@ import { parseArgs } from 'node:util'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
 import { foldHours } from '../../collector/rollups/hour-fold.ts'
+import { pendingInsertSql } from '../../collector/rollups/minute-fold.ts'
 import {
   dailyNetworkRollupView,
   dailyRollupView,
   dropView,
   hourlyRollupView,
   measurementsTable,
-  minuteRollupColumns,
   networkRollupView,
-  pendingMinutesTable,
   qualified,
   rollupView,
   type ViewDefinition,
@@ -96,8 +95,9 @@ async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promis
   const folded = feeding !== 'views'
   return withStore(async (store) => {
     const run = (query: string) => store.client('ingest').command({ query, clickhouse_settings: { optimize_on_insert: 0 } })
+    const context = { database: store.database, retentionDays: 400 }
     const dropped = { views: [], 'minute folded': [rollupView], 'hours folded apart': [rollupView, hourlyRollupView, networkRollupView], 'all folded': views }[feeding]
-    for (const view of dropped) await run(dropView({ database: store.database, retentionDays: 400 }, view))
+    for (const view of dropped) await run(dropView(context, view))
     let mark = cpuSeconds()
     await insertFleet(store, inserts, 2)
     const insertSeconds = cpuSeconds() - mark
@@ -112,12 +112,13 @@ async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promis
           continue
         }
         // The minute fold's way (minute-fold.ts): into the pending minutes, whose view writes the minute rollup.
-        await run(
-          `INSERT INTO ${qualified(store, pendingMinutesTable.name)} (${minuteRollupColumns.join(', ')}, collector, folded_to)
-          SELECT *, 'bench', fromUnixTimestamp64Milli(${minute + minuteMs}, 'UTC') FROM (${rollupView.select(`${raw} ${where}`)})`,
-        )
+        await store.client('ingest').command({
+          query: pendingInsertSql(context, `${raw} ${where}`),
+          query_params: { collector: 'bench', to: minute + minuteMs },
+          clickhouse_settings: { optimize_on_insert: 0 },
+        })
         const folds = (minute - first) / minuteMs + 1
-        if (folds % Number(values['hour-every']) === 0 || minute + minuteMs >= end) await foldHours(store, { database: store.database, retentionDays: 400 }, 'bench')
+        if (folds % Number(values['hour-every']) === 0 || minute + minuteMs >= end) await foldHours(store, context, 'bench')
       }
       if (feeding === 'all folded') {
         for (const view of views.slice(1)) await run(`INSERT INTO ${qualified(store, view.to)} ${view.select(qualified(store, view.from))}`)
