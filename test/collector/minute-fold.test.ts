@@ -75,6 +75,25 @@ describe('the minute rollup folded on a schedule', () => {
   const receive = (records: Measurement[], receivedAt = clock.now()) =>
     writeBatches(store, [rowBatch(records, defaultMetadata, { firstAttempt: true, receipt: { collector, receivedAt } })])
 
+  /**
+   * `from` to `to`, as a short range reads it (range.ts): a probe's samples, rows and end, and its
+   * network's median connect time (the network rollups keep the digests; no other probe measured then).
+   */
+  async function readShortRange(probe: string, from: number, to: number): Promise<{ samples: number; rows: number; end: number; p50: number }> {
+    const tables = analysisTables(store)
+    const bounds = { from: `toDateTime(${from / 1000})`, to: `toDateTime(${to / 1000})` }
+    const probeRows = rangeRowsSql({ ...tables, hourly: '0' }, ['probe', 'samples'], { ...bounds, where: `AND probe = '${probe}'` })
+    const networkRows = rangeRowsSql({ ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: '0' }, ['asn', 'connect_q'], bounds)
+    const [row] = await storeRows<{ samples: number; rows: number; end: number; p50: number }>(
+      store,
+      `SELECT sum(samples) AS samples, count() AS rows, toUnixTimestamp(max(period_end)) AS end,
+        (SELECT quantilesTDigestMerge(${rollupQuantiles})(connect_q)[3] FROM ${networkRows}) AS p50
+       FROM ${probeRows}`,
+    )
+    assert.ok(row)
+    return row
+  }
+
   before(async () => {
     dataDir = tempDir('minute-fold')
     store = await openStore(`chdb://${dataDir}`)
@@ -157,24 +176,7 @@ describe('the minute rollup folded on a schedule', () => {
     const probe = 'range-probe'
     await receive([...tenMinutes(at(3), probe), ...tenMinutes(at(4), probe), ...tenMinutes(at(5, 20), probe)])
     await folder.foldDue()
-    /**
-     * 02:30 to 06:00, as a short range reads it (range.ts): this probe's samples, rows and end, and its
-     * network's median connect time (the network rollups keep the digests; no other probe measured then).
-     */
-    const read = async () => {
-      const tables = analysisTables(store)
-      const bounds = { from: `toDateTime(${at(2, 30) / 1000})`, to: `toDateTime(${at(6) / 1000})` }
-      const probeRows = rangeRowsSql({ ...tables, hourly: '0' }, ['probe', 'samples'], { ...bounds, where: `AND probe = '${probe}'` })
-      const networkRows = rangeRowsSql({ ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: '0' }, ['asn', 'connect_q'], bounds)
-      const [row] = await storeRows<{ samples: number; rows: number; end: number; p50: number }>(
-        store,
-        `SELECT sum(samples) AS samples, count() AS rows, toUnixTimestamp(max(period_end)) AS end,
-          (SELECT quantilesTDigestMerge(${rollupQuantiles})(connect_q)[3] FROM ${networkRows}) AS p50
-         FROM ${probeRows}`,
-      )
-      assert.ok(row)
-      return row
-    }
+    const read = () => readShortRange(probe, at(2, 30), at(6))
     const [raw] = await storeRows<{ p50: number }>(store, `SELECT quantileExact(0.5)(connect_ms) AS p50 FROM catchment.measurements WHERE probe = '${probe}'`)
     const settled = await read()
     assert.deepEqual({ ...settled, p50: undefined }, { samples: 180, rows: 3, end: at(5, 30) / 1000, p50: undefined }, 'three hour rows, the last ending with its last minute')
@@ -205,26 +207,14 @@ describe('the minute rollup folded on a schedule', () => {
     const [settled] = await storeRows<{ until: number }>(store, 'SELECT toUnixTimestamp(until) AS until FROM catchment.measurements_1h_settled')
     assert.equal(settled?.until, at(10) / 1000, 'the hours are settled up to the oldest pending minute')
 
-    /** 09:30 to 12:00 as a short range reads it: this probe's samples and rows, and the network's median (range.ts). */
-    const read = async () => {
-      const tables = analysisTables(store)
-      const bounds = { from: `toDateTime(${at(9, 30) / 1000})`, to: `toDateTime(${at(12) / 1000})` }
-      const probeRows = rangeRowsSql({ ...tables, hourly: '0' }, ['probe', 'samples'], { ...bounds, where: `AND probe = '${probe}'` })
-      const networkRows = rangeRowsSql({ ...tables, hours: tables.networkHours, days: tables.networkDays, hourly: '0' }, ['asn', 'connect_q'], bounds)
-      const [row] = await storeRows<{ samples: number; rows: number; p50: number }>(
-        store,
-        `SELECT sum(samples) AS samples, count() AS rows, (SELECT quantilesTDigestMerge(${rollupQuantiles})(connect_q)[3] FROM ${networkRows}) AS p50 FROM ${probeRows}`,
-      )
-      assert.ok(row)
-      return row
-    }
+    const read = () => readShortRange(probe, at(9, 30), at(12))
     const beforeHours = await read()
-    assert.deepEqual({ ...beforeHours, p50: undefined }, { samples: 120, rows: 20, p50: undefined }, 'twenty minute rows, each sample once')
+    assert.deepEqual({ ...beforeHours, p50: undefined }, { samples: 120, rows: 20, end: at(11, 30) / 1000, p50: undefined }, 'twenty minute rows, each sample once')
 
     const second = await deferring.foldDue('now')
     assert.equal(second.hours?.minuteRows, 20, 'the twenty pending minutes folded into the hours')
     const afterHours = await read()
-    assert.deepEqual({ ...afterHours, p50: undefined }, { samples: 120, rows: 2, p50: undefined }, 'two hour rows now')
+    assert.deepEqual({ ...afterHours, p50: undefined }, { samples: 120, rows: 2, end: at(11, 30) / 1000, p50: undefined }, 'two hour rows now, the last ending with its last minute')
     assert.equal(afterHours.p50, beforeHours.p50, 'the same median from the hours as from the minutes')
     const [left] = await storeRows<{ n: number }>(store, 'SELECT count() AS n FROM catchment.measurements_1m_pending')
     assert.equal(left?.n, 0, 'the folded minutes are no longer pending')
