@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
-import type { TLSSocket } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls'
+import { checkServerName } from '../../probe/measure/connector.ts'
 import { measureHttp, type HttpSampleOptions } from '../../probe/measure/http.ts'
 import { popExtractor } from '../../probe/pop.ts'
 import { validateMeasurement, type Measurement } from '../../probe/record.ts'
@@ -190,6 +192,44 @@ describe('measuring HTTPS', () => {
       assert.equal((await sample(server.url(), { insecure: true })).error, null)
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe("checking the server's name", () => {
+  it('a certificate the probe trusts, made out to another name, is TLS_CERT; -k measures anyway', async () => {
+    const certificate = await makeCertificate(['anycast.test'])
+    const server = await startServer(answerWith({ 'cf-ray': '8c9a1b2c3d4e5f6a-FRA' }), certificate)
+    try {
+      const elsewhere = `https://elsewhere.test:${server.port}/`
+      const refused = await sample(elsewhere, { resolve: '127.0.0.1', ca: certificate.cert })
+      assertValid(refused)
+      assert.equal(refused.error, 'TLS_CERT')
+      assert.ok(refused.connect_ms !== null, 'TCP connected before the name was refused')
+      assert.equal(server.requests.length, 0, 'no request went to a server with the wrong name')
+      assert.equal((await sample(elsewhere, { resolve: '127.0.0.1', insecure: true })).error, null)
+      const named = await sample(`https://ANYCAST.test.:${server.port}/`, { resolve: '127.0.0.1', ca: certificate.cert })
+      assert.equal(named.error, null, 'names compare without case and without the root dot')
+      assert.equal(named.pop, 'fra')
+      assert.equal((await sample(`https://127.0.0.1:${server.port}/`, { ca: certificate.cert })).error, null, 'an IP URL is checked against the IP names')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("agrees with Node's own check on every name, wildcards and IPs included", async () => {
+    const certificates = await Promise.all([makeCertificate(['*.edge.test', 'exact.test']), makeCertificate(['f*.partial.test']), makeCertificate(['*.test'])])
+    const hostnames = ['ams.edge.test', 'AMS.Edge.Test', 'ams.edge.test.', 'a.b.edge.test', 'edge.test', 'exact.test', 'sub.exact.test', 'foo.partial.test', 'bar.partial.test', 'x.test', '127.0.0.1', '127.0.0.2', '::1', 'xn--bcher-kva.edge.test']
+    for (const { cert } of certificates) {
+      const x509 = new X509Certificate(cert)
+      // The object Node would hand its check, with the fields that check reads.
+      const peer = { subject: { CN: /CN=(.*)/.exec(x509.subject)?.[1] }, subjectaltname: x509.subjectAltName } as unknown as PeerCertificate
+      for (const hostname of hostnames) {
+        const node = checkServerIdentity(hostname, peer)
+        const ours = checkServerName(hostname, x509)
+        assert.equal(ours === undefined, node === undefined, `${hostname} against ${x509.subjectAltName}: Node says ${node?.message ?? 'valid'}, ours ${ours?.message ?? 'valid'}`)
+        if (ours) assert.equal((ours as NodeJS.ErrnoException).code, 'ERR_TLS_CERT_ALTNAME_INVALID')
+      }
     }
   })
 })
