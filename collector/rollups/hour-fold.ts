@@ -42,7 +42,7 @@ import { foldInsertSettings } from './fold-insert.ts'
 import { existingViews } from './views.ts'
 
 /** The views that feed the hour rollups from the minute rollup on every insert: a folding store folds them instead. */
-const hourViews: readonly ViewDefinition[] = [hourlyRollupView, networkRollupView]
+export const hourViews: readonly ViewDefinition[] = [hourlyRollupView, networkRollupView]
 
 export interface HourFoldResult {
   collector: string

@@ -21,7 +21,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openStore, type Store } from '../../collector/store/client.ts'
 import { migrate } from '../../collector/store/migrations.ts'
-import { foldHours } from '../../collector/rollups/hour-fold.ts'
+import { foldHours, hourViews } from '../../collector/rollups/hour-fold.ts'
 import { pendingInsertSql } from '../../collector/rollups/minute-fold.ts'
 import {
   dailyNetworkRollupView,
@@ -96,7 +96,7 @@ async function measure(inserts: Buffer[], end: number, feeding: Feeding): Promis
   return withStore(async (store) => {
     const run = (query: string) => store.client('ingest').command({ query, clickhouse_settings: { optimize_on_insert: 0 } })
     const context = { database: store.database, retentionDays: 400 }
-    const dropped = { views: [], 'minute folded': [rollupView], 'hours folded apart': [rollupView, hourlyRollupView, networkRollupView], 'all folded': views }[feeding]
+    const dropped = { views: [], 'minute folded': [rollupView], 'hours folded apart': [rollupView, ...hourViews], 'all folded': views }[feeding]
     for (const view of dropped) await run(dropView(context, view))
     let mark = cpuSeconds()
     await insertFleet(store, inserts, 2)
