@@ -23,7 +23,13 @@ export const targetEntries = {
   pop: v.optional(v.picklist(['auto', ...presetNames]), 'auto'),
   pop_header: v.optional(v.pipe(v.string(), v.minLength(1))),
   interval_s: v.optional(bounded(1, 86_400), 60),
-  samples: v.optional(boundedInteger(1, 100), 3),
+  /**
+   * Samples in a round, back to back. One by default, as an HTTP measurement is one request in
+   * RIPE Atlas, Globalping and blackbox_exporter: each sample is a full handshake on the target's
+   * servers too, samples spread over the interval are less alike than a burst, and the path
+   * questions take the minimum over a window of many rounds anyway.
+   */
+  samples: v.optional(boundedInteger(1, 100), 1),
   timeout_ms: v.optional(boundedInteger(100, 120_000), 5000),
 }
 

@@ -2,12 +2,12 @@
  * Runs each target on its own interval. The first round starts at a random
  * point within the interval and every later one is jittered by ±10 %, so a
  * fleet started together does not hit a PoP in lockstep (and does not keep
- * sampling the same second of every minute). A round is several samples in
- * a row: the distribution matters, not one sample. Its first sample resolves
- * the name (and times the lookup); the rest connect to the address it found,
- * as RIPE Atlas sends a measurement's packets to one resolved address. The
- * round's spread is then the path's, not DNS load balancing's, and a fleet
- * does not pay a lookup per sample.
+ * sampling the same second of every minute). A round is one sample, or
+ * several in a row (`samples`). Its first sample resolves the name (and times
+ * the lookup); the rest connect to the address it found, as RIPE Atlas sends a
+ * measurement's packets to one resolved address. The round's spread is then
+ * the path's, not DNS load balancing's, and a fleet does not pay a lookup per
+ * sample.
  *
  * Timers are coalesced onto a tick (1 s by default, with a random phase per
  * agent): every target due within the tick runs then, and their records are

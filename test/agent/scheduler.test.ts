@@ -39,6 +39,14 @@ describe('a round of samples', () => {
     return { records, lookups }
   }
 
+  it('a target that does not say how many samples takes one a round, as an HTTP measurement is one request', async () => {
+    const { records, lookups } = await firstRound({ url: `http://edge.test:${server.port}/` }, ['127.0.0.1'])
+    assert.equal(lookups, 1)
+    assert.equal(records.length, 1)
+    assert.equal(records[0]?.error, null)
+    assert.ok(records[0]?.dns_ms !== null && records[0]?.connect_ms !== null)
+  })
+
   it('resolves once: the first sample times the lookup, the others connect to the address it found', async () => {
     const { records, lookups } = await firstRound({ url: `http://edge.test:${server.port}/`, samples: 3 }, ['127.0.0.1'])
     assert.equal(lookups, 1)

@@ -3,14 +3,18 @@
  * (DESIGN.md target: ≤ 80 MB RSS, ≤ 2 % of one core), delivering to a real
  * collector. Runs the built agent (dist/), as a fleet would.
  *
- *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 120] [--samples 3] [--tls]
+ *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 120] [--samples N] [--tls]
+ *
+ * Without --samples the targets leave `samples` out, and the agent's default applies.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import * as v from 'valibot'
 import { stringify } from 'yaml'
+import { targetSchema } from '../../probe/schedule.ts'
 import { freePort, repoRoot, runCli, startServe } from '../helpers/cli.ts'
 import { queryStore } from '../helpers/collector.ts'
 import { makeCertificate } from '../helpers/servers.ts'
@@ -20,7 +24,7 @@ const { values } = parseArgs({
   options: {
     targets: { type: 'string', default: '100' },
     interval: { type: 'string', default: '10' },
-    samples: { type: 'string', default: '3' },
+    samples: { type: 'string' },
     seconds: { type: 'string', default: '120' },
     warmup: { type: 'string', default: '20' },
     tls: { type: 'boolean', default: false },
@@ -30,7 +34,8 @@ const { values } = parseArgs({
 })
 const targets = Number(values.targets)
 const intervalS = Number(values.interval)
-const samples = Number(values.samples)
+const defaultSamples = v.parse(targetSchema, { name: 'default', url: 'http://default.test/' }).samples
+const samples = values.samples === undefined ? defaultSamples : Number(values.samples)
 const seconds = Number(values.seconds)
 const warmupS = Number(values.warmup)
 
@@ -97,7 +102,7 @@ try {
         name: `target-${i}`,
         url: `${scheme}://localhost:${edgePort}/t${i}`,
         interval_s: intervalS,
-        samples,
+        ...(values.samples === undefined ? {} : { samples }),
       })),
     }),
   )
@@ -131,7 +136,7 @@ try {
   const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
   console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: ${launchLine}`)
-  console.log(`  ${targets} targets × ${samples} samples every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
+  console.log(`  ${targets} targets × ${samples} samples${values.samples === undefined ? ' (the default)' : ''} every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
   // A footprint that keeps growing is a leak, not a size: show the course, a mark every tenth of the run.
