@@ -3,7 +3,7 @@
  * (DESIGN.md target: ≤ 80 MB RSS, ≤ 2 % of one core), delivering to a real
  * collector. Runs the built agent (dist/), as a fleet would.
  *
- *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 120] [--samples N] [--tls]
+ *   npm run build && node --import tsx test/bench/agent-footprint.ts [--seconds 600] [--warmup 60] [--samples N] [--tls]
  *
  * Without --samples the targets leave `samples` out, and the agent's default applies.
  */
@@ -25,8 +25,10 @@ const { values } = parseArgs({
     targets: { type: 'string', default: '100' },
     interval: { type: 'string', default: '10' },
     samples: { type: 'string' },
-    seconds: { type: 'string', default: '120' },
-    warmup: { type: 'string', default: '20' },
+    // An agent runs for days, and V8 compiles its hot paths for minutes after the start:
+    // the default measures the agent once it is warm, and prints the warm-up's own CPU too.
+    seconds: { type: 'string', default: '600' },
+    warmup: { type: 'string', default: '60' },
     tls: { type: 'boolean', default: false },
     /** Extra Node flags for the agent, e.g. --node-flag=--cpu-prof to profile it. */
     'node-flag': { type: 'string', multiple: true, default: [] },
@@ -111,6 +113,7 @@ try {
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   children.push(agent)
+  const spawnedAt = performance.now()
 
   console.error(`warming up ${warmupS} s, then measuring ${seconds} s …`)
   await new Promise((resolve) => setTimeout(resolve, warmupS * 1000))
@@ -151,6 +154,8 @@ try {
     return `${Math.round((from.at - first.at) / 1000)} s ${(((to.cpuSeconds - from.cpuSeconds) / ((to.at - from.at) / 1000)) * 100).toFixed(2)}`
   })
   console.log(`        over the run, a tenth at a time (from s, %): ${tenths.join(', ')}`)
+  const warmupPercent = (first.cpuSeconds / ((first.at - spawnedAt) / 1000)) * 100
+  console.log(`        the warm-up before it, start included: ${warmupPercent.toFixed(2)} % over ${Math.round((first.at - spawnedAt) / 1000)} s`)
   console.log(`  stored ${row?.c} measurements in the collector, ${row?.ok} of them without error`)
   // A footprint of failing samples would flatter the agent: refuse to report it as a result.
   if (Number(row?.ok) < 0.99 * Number(row?.c) || Number(row?.c) === 0) {
