@@ -139,7 +139,7 @@ try {
   const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
   console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: ${launchLine}`)
-  console.log(`  ${targets} targets × ${samples} samples${values.samples === undefined ? ' (the default)' : ''} every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
+  console.log(`  ${targets} targets × ${samples} sample${samples === 1 ? '' : 's'}${values.samples === undefined ? ' (the default)' : ''} every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
   // A footprint that keeps growing is a leak, not a size: show the course, a mark every tenth of the run.

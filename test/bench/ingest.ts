@@ -246,6 +246,8 @@ async function main(): Promise<void> {
   console.error(`  one insert at a time: ${rawSerial.toLocaleString('en')} rows/s`)
   const rawRate = writers > 1 ? rate(total, await rawInsert(all, writers)) : rawSerial
   if (writers > 1) console.error(`  ${writers} at a time: ${rawRate.toLocaleString('en')} rows/s`)
+  // The bar is the faster way: on a busy machine two inserts at a time are sometimes slower than one.
+  const rawBar = Math.max(rawSerial, rawRate)
 
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-ingest-'))
   const collector = await startCollector(dir)
@@ -396,7 +398,7 @@ async function main(): Promise<void> {
     console.log(`  minute rollup: ${folded ? `${foldSchedule}, and at the end (HTTP: folding what was left took ${(foldMs / 1000).toFixed(1)} s; acknowledgements alone ${rate(accepted, ackedMs).toLocaleString('en')}/s)` : 'by its view, on every insert'}`)
     console.log(`  fleet: ${fleet.probes.toLocaleString('en')} probes × ${fleet.targets} targets, each pair measured every ${secondsBetweenSamples(fleet, total).toPrecision(2)} s, over ${values.span} s`)
     console.log(`  raw chDB insert (${insertRows.toLocaleString('en')}-row TabSeparated inserts): ${rawSerial.toLocaleString('en')} rows/s one at a time${writers > 1 ? `, ${rawRate.toLocaleString('en')} rows/s ${writers} at a time` : ''}`)
-    console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawRate) * 100).toFixed(0)} % of raw; collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
+    console.log(`  HTTP API (gzip NDJSON, ${batchSize}/batch, ${senders} senders, ${writers} writers, ${throttled} 429s, ${networkErrors} dropped connections retried): ${httpRate.toLocaleString('en')} measurements/s = ${((httpRate / rawBar) * 100).toFixed(0)} % of raw (the faster raw figure); collector CPU ${((collectorCpuSeconds / (httpMs / 1000)) * 100).toFixed(0)} % of one core`)
     const microsPerRow = (seconds: number) => ((seconds / accepted) * 1e6).toFixed(1)
     // chDB runs each insert's pipeline partly on the libuv thread that called it, and zlib inflates there too, so only the main thread is Node's alone.
     console.log(
@@ -404,7 +406,7 @@ async function main(): Promise<void> {
         `chDB's background merges ${microsPerRow(mergeSeconds)} µs, and the rest (chDB's inserts and views, on its pool and libuv's; gunzip; V8's helpers) ${microsPerRow(collectorCpuSeconds - mainThreadSeconds - mergeSeconds)} µs`,
     )
     console.log(`  ack latency at a steady ${steadyRate.toLocaleString('en')}/s (${steadyBatch}/batch): p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (${steadyNetworkErrors} dropped connections retried)`)
-    console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw (the faster raw figure) ${httpRate >= rawRate / 2 ? 'met' : 'missed'}`)
+    console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw (the faster raw figure) ${httpRate >= rawBar / 2 ? 'met' : 'missed'}`)
   } finally {
     await pool.close()
     await collector.stop()
