@@ -108,7 +108,7 @@ export const findingsApiInputs = (targetFilter: boolean, long: boolean): Finding
  * otherwise shadow the columns they are computed from.
  */
 export function findingsSql(tables: AnalysisTables, inputs: FindingsInputs): string {
-  const { hours, probes, locations } = tables
+  const { networkHours, probes, locations } = tables
   const { since, lookback, minSamples, severities, targetFilter } = inputs
   const tiers = (hours: string, days: string): RangeTiers => ({ ...tables, hours, days, hourly: inputs.hourly })
   const bounds = { from: since, where: `AND pop != '' ${targetFilter}` }
@@ -191,8 +191,10 @@ hourly AS (
     -- The hour's PoP is the one that answered most (argMax over per-PoP sums: topKWeighted per group is far slower).
     SELECT target, asn, metro, hour, argMax(pop, n) AS hour_pop, min(rtt) AS hour_rtt
     FROM (
+      -- From the network hours: a group's sums per PoP and hour are the same as over its probes' hours,
+      -- which held four times the rows in the 100M-row bench (0.1 s of this query's 0.8 there).
       SELECT target, asn, if(city != '', city, country) AS metro, hour, pop, sum(samples) AS n, min(connect_min) AS rtt
-      FROM ${hours}
+      FROM ${networkHours}
       WHERE hour >= toStartOfHour(${lookback}) AND pop != '' ${targetFilter}
       GROUP BY target, asn, metro, hour, pop
     )

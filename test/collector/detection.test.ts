@@ -83,6 +83,7 @@ describe('findings over constructed measurement sets', () => {
         ...line('solo', { home: 0 }),
         ...line('nearby', { home: 0, next: 50 }),
         ...line('days-ago', { home: 0, far: 3000 }),
+        ...line('held', { home: 0, far: 3000 }),
         { code: 'suva', lat: -18.14, lon: 178.44, targets: ['pacific'] },
         { code: 'apia', lat: -13.83, lon: -171.76, targets: ['pacific'] },
         { code: 'akl', lat: -36.85, lon: 174.76, targets: ['pacific'] },
@@ -231,6 +232,22 @@ describe('findings over constructed measurement sets', () => {
     const lastSample = Date.now() - stoppedMinutesAgo * 60_000
     const endOfItsHour = Math.floor(lastSample / 3_600_000) * 3_600_000 + 3_600_000
     assert.equal(Date.parse(finding?.last_seen ?? ''), endOfItsHour, 'last seen at the end of the hour the data stopped in, not of its day')
+  })
+
+  it('says how long a finding has held: from the first bad hour after the last clean one, before the window', async () => {
+    // Six hours: two served by the near PoP, then four by the far one. The last hour alone is judged.
+    for (let i = 0; i < 3; i++) {
+      await seedProbe(collector.store, { probe: `held-${i}`, target: 'held', asn: 64778, lat: 0, lon: 0, pops: [...minutes(120, 'home'), ...minutes(240, 'far')], rtts: 32 })
+    }
+    await new PopLocationSync(collector.store, collector.config).ensureFresh(true)
+    const now = Date.now()
+    const [finding] = await findFindings(collector.store, { since: new Date(now - 3_600_000), target: 'held' })
+    assert.equal(finding?.kind, 'far_pop')
+    const startOfHour = (at: number) => Math.floor(at / 3_600_000) * 3_600_000
+    // The hour the far PoP took over in goes to whichever PoP answered more of its minutes.
+    const farSince = startOfHour(now - 239 * 60_000)
+    const firstSeen = Date.parse(finding?.first_seen ?? '')
+    assert.ok(firstSeen === farSince || firstSeen === farSince + 3_600_000, `first seen ${finding?.first_seen}, when the far PoP took over (${new Date(farSince).toISOString()}), not when the window began nor before the clean hours`)
   })
 
   it('GET /v1/findings answers the same as a JSON API, and refuses bad parameters', async () => {

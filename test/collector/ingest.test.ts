@@ -252,7 +252,7 @@ describe('a probe streams measurements to the collector', () => {
       const taggedSchedule = await schedule(tagged, 'sched-tagged')
       assert.deepEqual(taggedSchedule.json.targets.map((t) => t.name), ['everyone', 'tagged'])
       assert.deepEqual(taggedSchedule.json.targets[1], {
-        name: 'tagged', url: 'https://b.example/', pop: 'auto', interval_s: 30, samples: 3, timeout_ms: 5000,
+        name: 'tagged', url: 'https://b.example/', pop: 'auto', interval_s: 30, samples: 1, timeout_ms: 5000,
       })
     })
 
