@@ -19,6 +19,7 @@ import { freePort, repoRoot, runCli, startServe } from '../helpers/cli.ts'
 import { queryStore } from '../helpers/collector.ts'
 import { makeCertificate } from '../helpers/servers.ts'
 import { machine, sampleProcess, type ProcSample } from './lib/proc.ts'
+import { startEdge } from './lib/start-edge.ts'
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +38,8 @@ const { values } = parseArgs({
 const targets = Number(values.targets)
 const intervalS = Number(values.interval)
 const defaultSamples = v.parse(targetSchema, { name: 'default', url: 'http://default.test/' }).samples
-const samples = values.samples === undefined ? defaultSamples : Number(values.samples)
+const samplesByDefault = values.samples === undefined
+const samples = samplesByDefault ? defaultSamples : Number(values.samples)
 const seconds = Number(values.seconds)
 const warmupS = Number(values.warmup)
 
@@ -59,33 +61,22 @@ function shebangLaunch(file: string): { env: Record<string, string>; nodeFlags: 
 const launch = shebangLaunch(agentBin)
 const launchLine = [...Object.entries(launch.env).map(([name, value]) => `${name}=${value}`), 'node', ...launch.nodeFlags].join(' ')
 
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      if (out.includes('\n')) resolve(out.split('\n')[0] as string)
-    })
-    child.once('exit', (code) => reject(new Error(`exited with ${code}`)))
-  })
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-agent-'))
 const children: ChildProcess[] = []
 try {
-  const edgeArgs: string[] = []
+  let tlsFiles: { key: string; cert: string } | undefined
   const env: NodeJS.ProcessEnv = { ...process.env, CATCHMENT_LOG_LEVEL: 'warn' }
   if (values.tls) {
     const certificate = await makeCertificate(['localhost'])
     writeFileSync(path.join(dir, 'key.pem'), certificate.key)
     writeFileSync(path.join(dir, 'cert.pem'), certificate.cert)
-    edgeArgs.push(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'))
+    tlsFiles = { key: path.join(dir, 'key.pem'), cert: path.join(dir, 'cert.pem') }
     // The agent trusts the edge the way it would trust a public CA.
-    env.NODE_EXTRA_CA_CERTS = path.join(dir, 'cert.pem')
+    env.NODE_EXTRA_CA_CERTS = tlsFiles.cert
   }
-  const edge = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/bench/lib/edge.ts'), ...edgeArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(edge)
-  const edgePort = Number(await firstLine(edge))
+  const edge = await startEdge(tlsFiles)
+  children.push(edge.child)
+  const edgePort = edge.port
   const scheme = values.tls ? 'https' : 'http'
 
   const store = `chdb://${dir}/data`
@@ -104,7 +95,7 @@ try {
         name: `target-${i}`,
         url: `${scheme}://localhost:${edgePort}/t${i}`,
         interval_s: intervalS,
-        ...(values.samples === undefined ? {} : { samples }),
+        ...(samplesByDefault ? {} : { samples }),
       })),
     }),
   )
@@ -139,7 +130,7 @@ try {
   const [row] = await queryStore<{ c: string; ok: string }>(store, 'SELECT count() AS c, countIf(error IS NULL) AS ok FROM catchment.measurements')
 
   console.log(`agent footprint — ${machine()}; agent started as the probe command starts it: ${launchLine}`)
-  console.log(`  ${targets} targets × ${samples} sample${samples === 1 ? '' : 's'}${values.samples === undefined ? ' (the default)' : ''} every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
+  console.log(`  ${targets} targets × ${samples} sample${samples === 1 ? '' : 's'}${samplesByDefault ? ' (the default)' : ''} every ${intervalS} s over ${scheme.toUpperCase()} = ${measurementsPerSecond.toFixed(1)} measurements/s; ${seconds} s measured after ${warmupS} s warm-up`)
   console.log(`  RSS   max ${Math.max(...rss).toFixed(1)} MB, mean ${mean(rss).toFixed(1)} MB   (target ≤ 80 MB)`)
   console.log(`        mean ${mean(megabytes((sample) => sample.anonBytes)).toFixed(1)} MB private (RssAnon) + ${mean(megabytes((sample) => sample.fileBytes)).toFixed(1)} MB file-backed (RssFile, mostly the node binary)`)
   // A footprint that keeps growing is a leak, not a size: show the course, a mark every tenth of the run.

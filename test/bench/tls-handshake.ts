@@ -8,7 +8,7 @@
  *
  *   node --import tsx test/bench/tls-handshake.ts [--handshakes 2000] [--warmup 300]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,9 +16,9 @@ import path from 'node:path'
 import tls from 'node:tls'
 import { parseArgs } from 'node:util'
 import { checkServerName, newHandshakeTimes, openTimedSocket, sharedSecureContext } from '../../probe/measure/connector.ts'
-import { repoRoot } from '../helpers/cli.ts'
 import { makeCertificate } from '../helpers/servers.ts'
 import { machine } from './lib/proc.ts'
+import { startEdge } from './lib/start-edge.ts'
 
 const { values } = parseArgs({
   options: {
@@ -28,14 +28,6 @@ const { values } = parseArgs({
 })
 const handshakes = Number(values.handshakes)
 const warmup = Number(values.warmup)
-
-function startEdge(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/bench/lib/edge.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((resolve, reject) => {
-    child.stdout?.once('data', (chunk: Buffer) => resolve({ child, port: Number(String(chunk).trim()) }))
-    child.once('exit', (code) => reject(new Error(`the edge exited with ${code}`)))
-  })
-}
 
 /** One sample's connection through the probe's own connector, closed once it is ready. */
 function probeConnection(port: number, secure: boolean, ca: string): Promise<void> {
@@ -102,8 +94,8 @@ try {
   const certificate = await makeCertificate(['localhost'])
   writeFileSync(path.join(dir, 'key.pem'), certificate.key)
   writeFileSync(path.join(dir, 'cert.pem'), certificate.cert)
-  const plain = await startEdge([])
-  const secure = await startEdge([path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')])
+  const plain = await startEdge()
+  const secure = await startEdge({ key: path.join(dir, 'key.pem'), cert: path.join(dir, 'cert.pem') })
   edges.push(plain.child, secure.child)
 
   const { session } = await resumingConnection(secure.port, certificate.cert, undefined)
