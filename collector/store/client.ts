@@ -46,6 +46,27 @@ const commonSettings: ClickHouseSettings = {
   max_memory_usage: '4000000000',
 }
 
+/**
+ * What the `query` role's sessions (the findings, the catchment report, the
+ * dashboards' own SQL on the embedded store) run with, and the Grafana user
+ * on a server too (dashboards/clickhouse/grafana-user.sql).
+ *
+ * No JIT compilation: ClickHouse compiles an expression, or a GROUP BY's
+ * aggregate functions, the third time it sees them, inside the query that
+ * sees them. At 100M rows that query took 300–400 ms longer (the current
+ * findings: 960–1,080 ms on the fourth run in a fresh process, 600–760 ms
+ * on the others), and the compiled code ran no faster afterwards: medians of
+ * four dashboard queries, alternated in one process, within the noise of
+ * each other (README, "Queries").
+ */
+export const querySettings: ClickHouseSettings = {
+  compile_expressions: 0,
+  compile_aggregate_expressions: 0,
+}
+
+/** A role's settings: every role's, and the query role's own. */
+const settingsFor = (role: StoreRole): ClickHouseSettings => (role === 'query' ? { ...commonSettings, ...querySettings } : commonSettings)
+
 export interface StoreOptions {
   /** Roles to open sessions for; all four when left out. */
   roles?: StoreRole[]
@@ -83,7 +104,7 @@ async function openChdb(location: Extract<StoreLocation, { kind: 'chdb' }>, role
         : ''
       throw new StoreOpenError(`cannot open chdb store at ${location.path}${hint}`)
     }
-    const session = { client: createClient({ connection, clickhouse_settings: commonSettings } as Parameters<typeof createClient>[0]), chdb: connection.chdb, inserting: 0 }
+    const session = { client: createClient({ connection, clickhouse_settings: settingsFor(role) } as Parameters<typeof createClient>[0]), chdb: connection.chdb, inserting: 0 }
     clients.set(role, [...(clients.get(role) ?? []), session])
   }
   return clients
@@ -99,7 +120,7 @@ function openServer(location: Extract<StoreLocation, { kind: 'server' }>, roles:
         password: location.password,
         // Every statement names its database, so the same client can create it first.
         application: `catchment-collector-${role}`,
-        clickhouse_settings: { ...commonSettings, async_insert: 0 },
+        clickhouse_settings: { ...settingsFor(role), async_insert: 0 },
         request_timeout: 60_000,
         compression: { request: true, response: true },
       }),
