@@ -54,7 +54,7 @@ const commonSettings: ClickHouseSettings = {
  * No JIT compilation: ClickHouse compiles an expression, or a GROUP BY's
  * aggregate functions, the third time it sees them, inside the query that
  * sees them. At 100M rows that query took 300–400 ms longer (the current
- * findings: 960–1,080 ms on the fourth run in a fresh process, 600–760 ms
+ * findings: 1,010–1,080 ms on its fourth run in a fresh process, 600–840 ms
  * on the others), and the compiled code ran no faster afterwards: medians of
  * four dashboard queries, alternated in one process, within the noise of
  * each other (README, "Queries").
