@@ -176,8 +176,9 @@ tracks AS (
         arrayMap(group -> arrayMin(group), ${groups('sorted_rows.4', 'pop_begins')}) AS pop_rtts
       FROM (
         SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
-          -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long.
-          arraySort(groupArray((period, pop, samples, connect_min))) AS sorted_rows
+          -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long. Gathered as four
+          -- arrays and zipped: groupArray of a tuple stores each one serialized, 0.3 s of CPU at 100M rows.
+          arraySort(arrayZip(groupArray(period), groupArray(pop), groupArray(samples), groupArray(connect_min))) AS sorted_rows
         FROM ${rollup}
         WHERE period >= ${since} AND pop != '' ${filter}
         GROUP BY target, probe
