@@ -112,6 +112,9 @@ const storedTables = [
 const plainViews = [liveMinutesView, settledHoursView, unfoldedView]
 
 describe('the dashboards as files', () => {
+  /** The ClickHouse user Grafana connects as: its grants and its settings. */
+  const grafanaUser = readFileSync(path.join(dashboardsDir, 'clickhouse/grafana-user.sql'), 'utf8')
+
   it('are the four dashboards, exactly as their sources build them', () => {
     assert.deepEqual(files.sort(), Object.keys(dashboards).sort())
     for (const [file, dashboard] of Object.entries(dashboards)) {
@@ -162,8 +165,7 @@ describe('the dashboards as files', () => {
   })
 
   it('read only what the Grafana user is granted, the tables behind the views included', () => {
-    const grants = readFileSync(path.join(dashboardsDir, 'clickhouse/grafana-user.sql'), 'utf8')
-    const granted = new Set([...grants.matchAll(/^GRANT SELECT(?:\([^)]*\))? ON catchment\.(\w+) TO/gm)].map((match) => match[1]))
+    const granted = new Set([...grafanaUser.matchAll(/^GRANT SELECT(?:\([^)]*\))? ON catchment\.(\w+) TO/gm)].map((match) => match[1]))
     const context = { database: 'catchment', retentionDays: 400 }
     const names = [...storedTables.map((table) => table.name), ...plainViews.map((view) => view.name)]
     const readBy = (sql: string) => names.filter((name) => new RegExp(`\\b${name}\\b`).test(sql))
@@ -174,8 +176,7 @@ describe('the dashboards as files', () => {
   })
 
   it('run as the Grafana user with the settings the collector queries with', () => {
-    const user = readFileSync(path.join(dashboardsDir, 'clickhouse/grafana-user.sql'), 'utf8')
-    const settings = /^CREATE USER[^;]*\bSETTINGS ([^;]*);/m.exec(user)?.[1] ?? ''
+    const settings = /^CREATE USER[^;]*\bSETTINGS ([^;]*);/m.exec(grafanaUser)?.[1] ?? ''
     const given = new Map(settings.split(',').map((setting) => setting.split('=').map((part) => part.trim()) as [string, string]))
     for (const [name, value] of Object.entries(querySettings)) assert.equal(given.get(name), String(value), `grafana-user.sql sets ${name}`)
   })
