@@ -56,6 +56,7 @@ import {
   pendingMinutesTable,
   pendingMinutesView,
   qualified,
+  rawMergeSettings,
   rollupFoldsTable,
   rollupSettings,
   rollupTable,
@@ -194,6 +195,11 @@ export const migrations: readonly Migration[] = [
       ...createTable(context, hourFoldsTable),
       createPlainView(context, settledHoursView),
     ],
+  },
+  {
+    version: 12,
+    name: 'the raw table merges about twenty parts at once, not five, so each row is written again fewer times as its partition grows',
+    statements: (context) => [modifySettings(context, measurementsTable, rawMergeSettings)],
   },
 ]
 

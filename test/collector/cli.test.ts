@@ -142,6 +142,8 @@ describe('the schema, printed for a cluster', () => {
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_local` ON CLUSTER `fleet` ADD INDEX IF NOT EXISTS received_at_minmax/)
     assert.doesNotMatch(ddl, /ALTER TABLE `catchment`\.`measurements` ON CLUSTER `fleet` (ADD|MATERIALIZE) INDEX/, 'a Distributed table has no indexes')
     assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_1m_local` ON CLUSTER `fleet` MODIFY SETTING non_replicated_deduplication_window/)
+    assert.match(ddl, /`catchment`\.`measurements_local` ON CLUSTER `fleet`\n[\s\S]*?\nTTL [^\n]*\nSETTINGS merge_selector_base = 20;/, 'the raw table merges wide from the start')
+    assert.match(ddl, /ALTER TABLE `catchment`\.`measurements_local` ON CLUSTER `fleet` MODIFY SETTING merge_selector_base = 20/, '…and a store made before migration 12 is told so')
     assert.match(ddl, /CREATE OR REPLACE VIEW `catchment`\.`measurements_1m_live` ON CLUSTER `fleet` AS\nSELECT [^\n]* FROM `catchment`\.`measurements_1m`\n/, 'the live minutes read the Distributed tables')
     assert.match(
       ddl,

@@ -6,7 +6,7 @@ import { openStore, type Store } from '../../collector/store/client.ts'
 import { rangeRowsSql } from '../../collector/analysis/range.ts'
 import { analysisTables } from '../../collector/analysis/tables.ts'
 import { migrate } from '../../collector/store/migrations.ts'
-import { dailyRollupView, hourlyRollupView, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
+import { dailyRollupView, hourlyRollupView, measurementsTable, networkRollupView, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { defaultMetadata, storeRows, tempDir, writeAsOlderCollector } from '../helpers/collector.ts'
 import { makeRecord } from '../helpers/records.ts'
@@ -96,10 +96,14 @@ describe('the rollups', () => {
     await client.command({ query: `ALTER TABLE ${minutes} DROP COLUMN period, DROP COLUMN connect_hist, DROP COLUMN errors_by_code` })
     const oldSelect = rollupView.select(qualified(store, 'measurements')).replace(/,\n {2}sumMapIf[^\n]*connect_hist,\n {2}sumMapIf[^\n]*errors_by_code/, '')
     await client.command({ query: `CREATE MATERIALIZED VIEW ${qualified(store, rollupView.name)} TO ${minutes} AS ${oldSelect}` })
+    // Its raw table merged as ClickHouse does by default, before migration 12.
+    await client.command({ query: `ALTER TABLE ${qualified(store, measurementsTable.name)} RESET SETTING merge_selector_base` })
     await writeAsOlderCollector(store, twoHours(start))
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9, 10, 11])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [4, 5, 6, 7, 8, 9, 10, 11, 12])
+    const [raw] = await storeRows<{ create_table_query: string }>(store, `SELECT create_table_query FROM system.tables WHERE database = 'catchment' AND name = 'measurements'`)
+    assert.match(raw?.create_table_query ?? '', /SETTINGS .*merge_selector_base = 20/, 'the raw table now merges about twenty parts at once')
 
     const [minute] = await storeRows<Totals>(store, totalsSql('measurements_1m'))
     const [hour] = await storeRows<Totals>(store, totalsSql('measurements_1h'))
@@ -252,7 +256,7 @@ describe('a store from before the digests left the hour and day rollups per prob
     assert.equal(before?.samples, 400, 'the old network view, fed from the hours, counted the samples')
 
     const report = await migrate(store, { retentionDays: 3650 })
-    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9, 10, 11])
+    assert.deepEqual(report.applied.map((migration) => migration.version), [7, 8, 9, 10, 11, 12])
     const columns = await storeRows<{ table: string }>(store, `SELECT DISTINCT table FROM system.columns WHERE database = 'catchment' AND name IN ('connect_q', 'total_q') AND NOT endsWith(table, '_mv') AND NOT endsWith(table, '_live') ORDER BY table`)
     assert.deepEqual(
       columns.map((column) => column.table),
