@@ -9,8 +9,8 @@
  *
  * Fleet-shaped rows (lib/fleet.ts), inserted as the collector inserts them
  * (50,000-row TabSeparated inserts, two at a time) into a fresh store with
- * the schema's views but the minute rollup's (as a folding collector runs), so
- * that every merge is the raw table's. Then it waits until no merge has run
+ * every view of the schema but the minute rollup's (as a folding collector
+ * runs it), so that every merge is the raw table's. Then it waits until no merge has run
  * for five seconds, and times the stored-id lookup of a resent batch, the
  * raw table's reader on the ingest path. Twice: with the schema's merge
  * settings (`rawMergeSettings`), and with ClickHouse's defaults restored on
