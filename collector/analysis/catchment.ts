@@ -175,13 +175,22 @@ tracks AS (
         arrayMap(group -> arraySum(group), ${groups('sorted_rows.3', 'pop_begins')}) AS pop_samples,
         arrayMap(group -> arrayMin(group), ${groups('sorted_rows.4', 'pop_begins')}) AS pop_rtts
       FROM (
-        SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
-          -- Sorted as tuples: sorting four arrays by a (time, PoP) key each took twice as long. Gathered as four
-          -- arrays and zipped: groupArray of a tuple stores each one serialized, 0.3 s of CPU at 100M rows.
-          arraySort(arrayZip(groupArray(period), groupArray(pop), groupArray(samples), groupArray(connect_min))) AS sorted_rows
-        FROM ${rollup}
-        WHERE period >= ${since} AND pop != '' ${filter}
-        GROUP BY target, probe
+        SELECT *,
+          -- Sorted by one number, the time and the PoP's rank by name in the track: comparing (time, PoP) tuples
+          -- took 80 ms more at 100M rows. A minute's rows of one PoP come together (they are added up next), and
+          -- a minute's PoPs in name order (which breaks a tie). Zipped into tuples to sort them together: sorting
+          -- four arrays by the key each took twice as long.
+          arraySort(arrayDistinct(row_pops)) AS pop_names,
+          arraySort((row, key) -> key, arrayZip(row_times, row_pops, row_samples, row_rtts),
+            arrayMap((time, pop) -> toUInt64(time) * (length(pop_names) + 1) + indexOf(pop_names, pop), row_times, row_pops)) AS sorted_rows
+        FROM (
+          -- Four arrays, not groupArray of a tuple, which stores each one serialized: 0.3 s of CPU at 100M rows.
+          SELECT target, probe, any(asn) AS asn, any(isp) AS isp, any(city) AS city, any(country) AS country,
+            groupArray(period) AS row_times, groupArray(pop) AS row_pops, groupArray(samples) AS row_samples, groupArray(connect_min) AS row_rtts
+          FROM ${rollup}
+          WHERE period >= ${since} AND pop != '' ${filter}
+          GROUP BY target, probe
+        )
       )
     )
   )

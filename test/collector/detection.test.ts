@@ -319,6 +319,17 @@ describe('catchment changes, flapping and path changes', () => {
     }
   })
 
+  it('gives a minute that two PoPs answered equally to the one first by name, whatever order its rows come in', async () => {
+    const anchor = Math.floor(Date.now() / 60_000) * 60_000 + 30_000
+    const tied = { target: 'tied', asn: 7, lat: 52.37, lon: 4.9, probe: 'tied-1', rtts: 5, endsMinutesAgo: (Date.now() - anchor) / 60_000 }
+    await seedProbe(collector.store, { ...tied, pops: minutes(60, 'fra') })
+    // The last 30 minutes answered once more, from ams, written after fra's: one sample each.
+    await seedProbe(collector.store, { ...tied, pops: minutes(30, 'ams'), endsMinutesAgo: (Date.now() - anchor) / 60_000 })
+    const report = await catchmentReport(collector.store, { since: new Date(Date.now() - 2 * 3600_000), target: 'tied', minRunMinutes: 10 })
+    assert.deepEqual(report.changes.map((c) => [c.probe, c.from_pop, c.to_pop, c.from_minutes, c.to_minutes]), [['tied-1', 'fra', 'ams', 30, 30]])
+    assert.deepEqual([report.probes[0]?.pop, report.probes[0]?.pops], ['ams', { ams: 30, fra: 60 }])
+  })
+
   it('GET /v1/catchment returns the report', async () => {
     const response = await request(`${collector.url}/v1/catchment?target=moves&since=2h&min_run=10m`)
     const body = (await response.body.json()) as { changes: unknown[] }
