@@ -319,7 +319,7 @@ describe('catchment changes, flapping and path changes', () => {
     }
   })
 
-  it('gives a minute that two PoPs answered equally to the one first by name, whatever order its rows come in', async () => {
+  it('gives a minute that two PoPs answered equally to the one first by name, even when its rows came the other way', async () => {
     const anchor = Math.floor(Date.now() / 60_000) * 60_000 + 30_000
     const tied = { target: 'tied', asn: 7, lat: 52.37, lon: 4.9, probe: 'tied-1', rtts: 5, endsMinutesAgo: (Date.now() - anchor) / 60_000 }
     await seedProbe(collector.store, { ...tied, pops: minutes(60, 'fra') })
