@@ -10,8 +10,8 @@
  * Fleet-shaped rows (lib/fleet.ts), inserted as the collector inserts them
  * (50,000-row TabSeparated inserts, two at a time) into a fresh store with
  * every view of the schema but the minute rollup's (as a folding collector
- * runs it), so that every merge is the raw table's. Then it waits until no merge has run
- * for five seconds, and times the stored-id lookup of a resent batch, the
+ * runs it), so that every merge is the raw table's. Then it waits until no
+ * merge has run for five seconds, and times the stored-id lookup of a resent batch, the
  * raw table's reader on the ingest path. Twice: with the schema's merge
  * settings (`rawMergeSettings`), and with ClickHouse's defaults restored on
  * the table.
@@ -26,6 +26,7 @@ import { dropView, measurementsTable, qualified, rawMergeSettings, rollupView } 
 import { rowBatch } from '../../collector/ingest/rows.ts'
 import { writeBatches } from '../../collector/ingest/writer.ts'
 import type { Measurement } from '../../probe/record.ts'
+import { storeRows } from '../helpers/collector.ts'
 import { fleetInserts, fleetMetadata, fleetRecords, insertFleet, type FleetShape } from './lib/fleet.ts'
 import { machine, threadCpuBetween, threadCpuSeconds } from './lib/proc.ts'
 
@@ -60,24 +61,20 @@ interface MergeFigures {
   lookupMs: number
 }
 
-async function rowsOf<T>(store: Store, query: string): Promise<T[]> {
-  return (await (await store.client('registry').query({ query, format: 'JSONEachRow' })).json()) as T[]
-}
-
 const mergedRows = async (store: Store) =>
-  Number((await rowsOf<{ value: string }>(store, `SELECT value FROM system.events WHERE event = 'MergedRows'`))[0]?.value ?? 0)
+  Number((await storeRows<{ value: number }>(store, `SELECT value FROM system.events WHERE event = 'MergedRows'`))[0]?.value ?? 0)
 
 async function mergesSettled(store: Store): Promise<void> {
   for (let quiet = 0; quiet < 5; ) {
     await new Promise((resolve) => setTimeout(resolve, 1000))
-    const [running] = await rowsOf<{ merges: string }>(store, 'SELECT count() AS merges FROM system.merges')
+    const [running] = await storeRows<{ merges: number }>(store, 'SELECT count() AS merges FROM system.merges')
     quiet = Number(running?.merges) === 0 ? quiet + 1 : 0
   }
 }
 
 async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-merges-'))
-  const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: 2 })
+  const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'query', 'registry'], ingestSessions: 2 })
   try {
     await migrate(store, { retentionDays: 400 })
     const context = { database: store.database, retentionDays: 400 }
@@ -104,7 +101,7 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
     const mergedWhileInserting = (await mergedRows(store)) - mergedBefore
     await mergesSettled(store)
     const merges = threadCpuBetween(threadsBefore, threadCpuSeconds(process.pid), (thread) => thread.name === 'MergeMutate')
-    const parts = await rowsOf<{ level: number }>(
+    const parts = await storeRows<{ level: number }>(
       store,
       `SELECT level FROM system.parts WHERE active AND database = '${store.database}' AND table = '${measurementsTable.name}' ORDER BY level DESC`,
     )
