@@ -22,7 +22,10 @@
  * 2. HTTP: the built `collector serve` in its own process, fed gzip NDJSON
  *    batches by concurrent senders (agents), each batch one probe's, as a fleet
  *    drains its spools after an outage: at least 32, and enough that the rows in
- *    flight fill every writer's insert and the next one;
+ *    flight fill every writer's insert and the next one. Each tenth of the
+ *    records is timed apart, with the merges' CPU, so a long run (`--records
+ *    30000000`, five minutes) shows whether the rate holds as the month's
+ *    partition grows and its merges climb levels;
  * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
  *    30 s (open loop: a slow answer does not slow the sender).
  */
@@ -38,8 +41,8 @@ import { migrate } from '../../collector/store/migrations.ts'
 import { dropView, measurementsTable, qualified, rollupTable, rollupView } from '../../collector/store/schema.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { repoRoot } from '../helpers/cli.ts'
-import { fleetInserts, fleetMetadata, fleetRecords, insertFleet, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
-import { machine, sampleProcess, threadCpuBetween, threadCpuSeconds } from './lib/proc.ts'
+import { fleetChunks, fleetInserts, fleetMetadata, fleetRecords, insertFleet, secondsBetweenSamples, type FleetShape } from './lib/fleet.ts'
+import { machine, sampleProcess, threadCpuBetween, threadCpuSeconds, type ThreadCpu } from './lib/proc.ts'
 
 const { values } = parseArgs({
   options: {
@@ -114,7 +117,7 @@ if (!existsSync(collectorBin)) {
 }
 
 interface Batch {
-  token: string
+  probe: string
   body: Buffer
   count: number
 }
@@ -123,7 +126,7 @@ interface Batch {
  * Batches as agents send them: one probe's records each, gzip NDJSON, the
  * probes taking turns as a fleet's batches arrive. Built before any clock starts.
  */
-function agentBatches(list: Measurement[], size: number, tokens: Map<string, string>): Batch[] {
+function agentBatches(list: Measurement[], size: number): Batch[] {
   const byProbe = new Map<string, Measurement[]>()
   for (const record of list) {
     const own = byProbe.get(record.probe)
@@ -134,7 +137,7 @@ function agentBatches(list: Measurement[], size: number, tokens: Map<string, str
     const chunks: Batch[] = []
     for (let i = 0; i < records.length; i += size) {
       const slice = records.slice(i, i + size)
-      chunks.push({ token: tokens.get(probe) as string, body: gzipSync(slice.map((record) => JSON.stringify(record)).join('\n') + '\n'), count: slice.length })
+      chunks.push({ probe, body: gzipSync(slice.map((record) => JSON.stringify(record)).join('\n') + '\n'), count: slice.length })
     }
     return chunks
   })
@@ -159,6 +162,12 @@ function sendersFor(batches: readonly Batch[]): number {
   return Math.max(32, Math.ceil(((writers + 1) * insertRows) / recordsPerBatch))
 }
 
+/** When the acknowledged records reached another tenth of the run, and the collector's threads' CPU then. */
+interface Tenth {
+  at: number
+  threads: ThreadCpu[]
+}
+
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000)
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 
@@ -168,14 +177,13 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
  * sessions side by side (one, then as many as the collector runs), through
  * the same input table the collector writes to, the fastest way in.
  */
-async function rawInsert(rows: Measurement[], writers: number): Promise<number> {
+async function rawInsert(inserts: readonly Buffer[], writers: number): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-raw-'))
   const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: writers })
   try {
     await migrate(store, { retentionDays: 400 })
     const context = { database: store.database, retentionDays: 400 }
     if (folded) await store.client('registry').command({ query: dropView(context, rollupView) })
-    const inserts = fleetInserts(fleet, rows, insertRows)
     const began = performance.now()
     await insertFleet(store, inserts, writers)
     // All the rows in one fold, the cheapest a fold can be: the bar the collector's folds are held to.
@@ -239,12 +247,20 @@ async function startCollector(dir: string): Promise<Collector> {
 
 async function main(): Promise<void> {
   console.error(`building ${total.toLocaleString('en')} records…`)
-  const all = fleetRecords(fleet, total)
+  const building = performance.now()
+  // The raw bar's inserts and the agents' batches, from the same records, made a chunk at a time (whole inserts, and whole rounds at the shapes used).
+  const inserts: Buffer[] = []
+  const agentSends: Batch[] = []
+  for (const chunk of fleetChunks(fleet, total, insertRows * Math.max(1, Math.round(1_000_000 / insertRows)))) {
+    inserts.push(...fleetInserts(fleet, chunk, insertRows))
+    agentSends.push(...agentBatches(chunk, batchSize))
+  }
+  console.error(`  built in ${((performance.now() - building) / 1000).toFixed(0)} s`)
 
   console.error('raw chDB insert…')
-  const rawSerial = rate(total, await rawInsert(all, 1))
+  const rawSerial = rate(total, await rawInsert(inserts, 1))
   console.error(`  one insert at a time: ${rawSerial.toLocaleString('en')} rows/s`)
-  const rawRate = writers > 1 ? rate(total, await rawInsert(all, writers)) : rawSerial
+  const rawRate = writers > 1 ? rate(total, await rawInsert(inserts, writers)) : rawSerial
   if (writers > 1) console.error(`  ${writers} at a time: ${rawRate.toLocaleString('en')} rows/s`)
   // The bar is the faster way: on a busy machine two inserts at a time are sometimes slower than one.
   const rawBar = Math.max(rawSerial, rawRate)
@@ -266,7 +282,7 @@ async function main(): Promise<void> {
       tokens.set(`bench-${p}`, body.token)
     }
 
-    const batches = agentBatches(all, batchSize, tokens)
+    const batches = agentSends
     const senders = sendersFor(batches)
     // As an agent marks them: a batch's first POST is attempt 1, and only a resend is looked up.
     const send = async (batch: Batch, attempt = 1) => {
@@ -276,7 +292,7 @@ async function main(): Promise<void> {
         path: '/v1/measurements',
         method: 'POST',
         headers: {
-          authorization: `Bearer ${batch.token}`,
+          authorization: `Bearer ${tokens.get(batch.probe)}`,
           'content-type': 'application/x-ndjson',
           'content-encoding': 'gzip',
           'x-catchment-attempt': String(attempt),
@@ -317,6 +333,9 @@ async function main(): Promise<void> {
     let nextFoldAt = recordsPerFold
     let foldRunning: Promise<void> = Promise.resolve()
     const began = performance.now()
+    // Whether the rate holds as the partition grows and its merges climb levels: each tenth of the records timed apart.
+    const tenths: Tenth[] = [{ at: began, threads: threadsBefore }]
+    const tenthOf = total / 10
     await Promise.all(
       Array.from({ length: senders }, async () => {
         while (next < batches.length) {
@@ -325,6 +344,7 @@ async function main(): Promise<void> {
             const result = await sendAnswered(batch, onDropped, attempt)
             if (result.status === 200) {
               accepted += result.accepted
+              while (tenths.length <= 10 && accepted >= tenthOf * tenths.length) tenths.push({ at: performance.now(), threads: threadCpuSeconds(collector.pid) })
               if (recordsPerFold > 0 && accepted >= nextFoldAt) {
                 nextFoldAt += recordsPerFold
                 foldsBeside++
@@ -367,7 +387,7 @@ async function main(): Promise<void> {
     // Steady load: fresh records (not duplicates), 100 per request.
     const steadyBatch = 100
     const steadyRecords = fleetRecords(fleet, steadyRate * steadySeconds, total, Date.now() + 3_600_000)
-    const steadyBatches = agentBatches(steadyRecords, steadyBatch, tokens)
+    const steadyBatches = agentBatches(steadyRecords, steadyBatch)
     console.error(`steady ${steadyRate.toLocaleString('en')} measurements/s for ${steadySeconds} s…`)
     const latencies: number[] = []
     let steadyNetworkErrors = 0
@@ -404,6 +424,15 @@ async function main(): Promise<void> {
     console.log(
       `  collector CPU per measurement: ${microsPerRow(collectorCpuSeconds)} µs, of which the JS main thread (HTTP, parsing, checking, encoding) ${microsPerRow(mainThreadSeconds)} µs, ` +
         `chDB's background merges ${microsPerRow(mergeSeconds)} µs, and the rest (chDB's inserts and views, on its pool and libuv's; gunzip; V8's helpers) ${microsPerRow(collectorCpuSeconds - mainThreadSeconds - mergeSeconds)} µs`,
+    )
+    console.log(
+      `  a tenth of the records at a time (acknowledgements, with the folds beside them): ${tenths
+        .slice(1)
+        .map((tenth, i) => `${rate(tenthOf, tenth.at - (tenths[i] as Tenth).at).toLocaleString('en')}/s`)
+        .join(', ')}; merges ${tenths
+        .slice(1)
+        .map((tenth, i) => ((threadCpuBetween((tenths[i] as Tenth).threads, tenth.threads, (thread) => thread.name === 'MergeMutate') / tenthOf) * 1e6).toFixed(1))
+        .join(', ')} µs a measurement`,
     )
     console.log(`  ack latency at a steady ${steadyRate.toLocaleString('en')}/s (${steadyBatch}/batch): p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (${steadyNetworkErrors} dropped connections retried)`)
     console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw (the faster raw figure) ${httpRate >= rawBar / 2 ? 'met' : 'missed'}`)

@@ -27,7 +27,7 @@ import { rowBatch } from '../../collector/ingest/rows.ts'
 import { writeBatches } from '../../collector/ingest/writer.ts'
 import type { Measurement } from '../../probe/record.ts'
 import { storeRows } from '../helpers/collector.ts'
-import { fleetInserts, fleetMetadata, fleetRecords, insertFleet, type FleetShape } from './lib/fleet.ts'
+import { fleetChunks, fleetInserts, fleetMetadata, insertFleet, type FleetShape } from './lib/fleet.ts'
 import { machine, threadCpuBetween, threadCpuSeconds } from './lib/proc.ts'
 
 const { values } = parseArgs({
@@ -89,11 +89,7 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
     const threadsBefore = threadCpuSeconds(process.pid)
     const began = performance.now()
     let resent: Measurement[] = []
-    for (let offset = 0; offset < rows; offset += recordsPerChunk) {
-      // Each chunk the next stretch of the fleet's time, as a live fleet's rows arrive.
-      const count = Math.min(recordsPerChunk, rows - offset)
-      const chunk = { ...fleet, spanMs: (fleet.spanMs * count) / rows }
-      const records = fleetRecords(chunk, count, offset, fleetStart + (fleet.spanMs * (offset + count)) / rows)
+    for (const records of fleetChunks(fleet, rows, recordsPerChunk, fleetStart + fleet.spanMs)) {
       await insertFleet(store, fleetInserts(fleet, records, rowsPerInsert), 2)
       resent = records.filter((record) => record.probe === 'bench-0').slice(-100)
     }

@@ -49,6 +49,20 @@ export function fleetRecords(shape: FleetShape, count: number, offset = 0, end =
   })
 }
 
+/**
+ * The records `fleetRecords(shape, count, 0, end)` makes, a chunk of
+ * `chunkRecords` at a time: a run of tens of millions never holds them all
+ * as objects, which would not fit in V8's heap.
+ */
+export function* fleetChunks(shape: FleetShape, count: number, chunkRecords: number, end = Date.now()): Generator<Measurement[]> {
+  const start = end - shape.spanMs
+  for (let offset = 0; offset < count; offset += chunkRecords) {
+    const size = Math.min(chunkRecords, count - offset)
+    // Each chunk the next stretch of the fleet's time, as a live fleet's rows arrive.
+    yield fleetRecords({ ...shape, spanMs: (shape.spanMs * size) / count }, size, offset, start + (shape.spanMs * (offset + size)) / count)
+  }
+}
+
 /** A probe's place: two probes to a network, ten to a metro, so the rollups see a fleet, not one place. */
 export function fleetMetadata(shape: FleetShape, probe: string): ProbeMetadata {
   const networks = Math.max(1, Math.round(shape.probes / 2))
