@@ -443,15 +443,16 @@ async function main(): Promise<void> {
       `  collector CPU per measurement: ${microsPerRow(collectorCpuSeconds)} µs, of which the JS main thread (HTTP, parsing, checking, encoding) ${microsPerRow(mainThreadSeconds)} µs, ` +
         `chDB's background merges ${microsPerRow(mergeSeconds)} µs, and the rest (chDB's inserts and views, on its pool and libuv's; gunzip; V8's helpers) ${microsPerRow(collectorCpuSeconds - mainThreadSeconds - mergeSeconds)} µs`,
     )
-    console.log(
-      `  a tenth of the records at a time (acknowledgements, with the folds beside them): ${tenths
-        .slice(1)
-        .map((tenth, i) => `${rate(tenthOf, tenth.at - (tenths[i] as Tenth).at).toLocaleString('en')}/s`)
-        .join(', ')}; merges ${tenths
-        .slice(1)
-        .map((tenth, i) => ((threadCpuBetween((tenths[i] as Tenth).threads, tenth.threads, (thread) => thread.name === 'MergeMutate') / tenthOf) * 1e6).toFixed(1))
-        .join(', ')} µs a measurement`,
-    )
+    const tenthFigures = tenths.slice(1).map((tenth, i) => {
+      const before = (tenths[i] as Tenth).threads
+      const micros = (which: (thread: ThreadCpu) => boolean) => (threadCpuBetween(before, tenth.threads, which) / tenthOf) * 1e6
+      const mainThread = micros((thread) => thread.tid === collector.pid)
+      const merges = micros((thread) => thread.name === 'MergeMutate')
+      const rest = micros(() => true) - mainThread - merges
+      return { rate: rate(tenthOf, tenth.at - (tenths[i] as Tenth).at), mainThread, merges, rest }
+    })
+    console.log(`  a tenth of the records at a time (acknowledgements, with the folds beside them): ${tenthFigures.map((tenth) => `${tenth.rate.toLocaleString('en')}/s`).join(', ')}`)
+    console.log(`    µs a measurement (main thread / merges / the rest): ${tenthFigures.map((tenth) => [tenth.mainThread, tenth.merges, tenth.rest].map((micros) => micros.toFixed(1)).join(' / ')).join(', ')}`)
     console.log(`  ack latency at a steady ${steadyRate.toLocaleString('en')}/s (${steadyBatch}/batch): p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p95 ${quantile(latencies, 0.95).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (${steadyNetworkErrors} dropped connections retried)`)
     console.log(`  targets: ≥ 100,000/s ${httpRate >= 100_000 ? 'met' : 'missed'}; ≥ 50 % of raw (the faster raw figure) ${httpRate >= rawBar / 2 ? 'met' : 'missed'}`)
   } finally {
