@@ -23,7 +23,7 @@
  *    batches by concurrent senders (agents), each batch one probe's, as a fleet
  *    drains its spools after an outage: at least 32, and enough that the rows in
  *    flight fill every writer's insert and the next one. Each tenth of the
- *    records is timed apart, with the merges' CPU, so a long run (`--records
+ *    records is timed apart, with the CPU it cost, so a long run (`--records
  *    30000000`, five minutes) shows whether the rate holds as the month's
  *    partition grows and its merges climb levels;
  * 3. latency: batches of 100 records sent on a fixed schedule at 10k/s for
@@ -171,12 +171,6 @@ interface Tenth {
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000)
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 
-/**
- * The engine's own speed, the bar for the collector: the rows serialized
- * before the clock starts, then inserted 50,000 at a time by `writers`
- * sessions side by side (one, then as many as the collector runs), through
- * the same input table the collector writes to, the fastest way in.
- */
 /** When the fleet's records end: the last is measured just before. */
 const fleetEnd = Date.now()
 
@@ -191,6 +185,12 @@ function rawFoldWindows(): Array<{ from: number; to: number }> {
   return Array.from({ length: count }, (_, k) => ({ from: startOfWindow(k), to: k === count - 1 ? fleetEnd : startOfWindow(k + 1) }))
 }
 
+/**
+ * The engine's own speed, the bar for the collector: the rows serialized
+ * before the clock starts, then inserted 50,000 at a time by `writers`
+ * sessions side by side (one, then as many as the collector runs), through
+ * the same input table the collector writes to, the fastest way in.
+ */
 async function rawInsert(inserts: readonly Buffer[], writers: number): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-raw-'))
   const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'registry'], ingestSessions: writers })

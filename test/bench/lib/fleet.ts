@@ -34,7 +34,7 @@ const randomHexDigits = 20
 /**
  * A UUIDv7 as the probe makes it when it measures at `ms`: the time, then
  * random bits (`random` from `randomHexDigits * index`). The uuid package
- * (makeRecord's) takes 5 µs an id here, half of building a record.
+ * (makeRecord's) takes 5 µs an id here, half of making a record's object.
  */
 function idAt(ms: number, random: string, index: number): string {
   const time = ms.toString(16).padStart(12, '0')
