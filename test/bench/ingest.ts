@@ -268,10 +268,10 @@ async function main(): Promise<void> {
   const building = performance.now()
   // The raw bar's inserts and the agents' batches, from the same records, made a chunk at a time (whole inserts, and whole rounds at the shapes used).
   const inserts: Buffer[] = []
-  const agentSends: Batch[] = []
+  const batches: Batch[] = []
   for (const chunk of fleetChunks(fleet, total, insertRows * Math.max(1, Math.round(1_000_000 / insertRows)), fleetEnd)) {
     inserts.push(...fleetInserts(fleet, chunk, insertRows))
-    agentSends.push(...agentBatches(chunk, batchSize))
+    batches.push(...agentBatches(chunk, batchSize))
   }
   console.error(`  built in ${((performance.now() - building) / 1000).toFixed(0)} s`)
 
@@ -300,7 +300,6 @@ async function main(): Promise<void> {
       tokens.set(`bench-${p}`, body.token)
     }
 
-    const batches = agentSends
     const senders = sendersFor(batches)
     // As an agent marks them: a batch's first POST is attempt 1, and only a resend is looked up.
     const send = async (batch: Batch, attempt = 1) => {
@@ -444,12 +443,12 @@ async function main(): Promise<void> {
         `chDB's background merges ${microsPerRow(mergeSeconds)} µs, and the rest (chDB's inserts and views, on its pool and libuv's; gunzip; V8's helpers) ${microsPerRow(collectorCpuSeconds - mainThreadSeconds - mergeSeconds)} µs`,
     )
     const tenthFigures = tenths.slice(1).map((tenth, i) => {
-      const before = (tenths[i] as Tenth).threads
-      const micros = (which: (thread: ThreadCpu) => boolean) => (threadCpuBetween(before, tenth.threads, which) / tenthOf) * 1e6
+      const before = tenths[i] as Tenth
+      const micros = (which: (thread: ThreadCpu) => boolean) => (threadCpuBetween(before.threads, tenth.threads, which) / tenthOf) * 1e6
       const mainThread = micros((thread) => thread.tid === collector.pid)
       const merges = micros((thread) => thread.name === 'MergeMutate')
       const rest = micros(() => true) - mainThread - merges
-      return { rate: rate(tenthOf, tenth.at - (tenths[i] as Tenth).at), mainThread, merges, rest }
+      return { rate: rate(tenthOf, tenth.at - before.at), mainThread, merges, rest }
     })
     console.log(`  a tenth of the records at a time (acknowledgements, with the folds beside them): ${tenthFigures.map((tenth) => `${tenth.rate.toLocaleString('en')}/s`).join(', ')}`)
     console.log(`    µs a measurement (main thread / merges / the rest): ${tenthFigures.map((tenth) => [tenth.mainThread, tenth.merges, tenth.rest].map((micros) => micros.toFixed(1)).join(' / ')).join(', ')}`)
