@@ -162,6 +162,21 @@ function sendersFor(batches: readonly Batch[]): number {
   return Math.max(32, Math.ceil(((writers + 1) * insertRows) / recordsPerBatch))
 }
 
+/**
+ * The CPU that is neither the main thread's nor the merges', by thread name,
+ * in µs a measurement, largest first: where "the rest" goes (chDB names its
+ * pools' threads; Node's own helpers are all `node`).
+ */
+function restByThreadName(before: ThreadCpu[], after: ThreadCpu[], mainTid: number, measurements: number): string {
+  const names = [...new Set(after.filter((thread) => thread.tid !== mainTid && thread.name !== 'MergeMutate').map((thread) => thread.name))]
+  return names
+    .map((name) => ({ name, micros: (threadCpuBetween(before, after, (thread) => thread.tid !== mainTid && thread.name === name) / measurements) * 1e6 }))
+    .filter((entry) => entry.micros >= 0.05)
+    .sort((a, b) => b.micros - a.micros)
+    .map((entry) => `${entry.name} ${entry.micros.toFixed(1)}`)
+    .join(', ')
+}
+
 /** When the acknowledged records reached another tenth of the run, and the collector's threads' CPU then. */
 interface Tenth {
   at: number
@@ -442,6 +457,7 @@ async function main(): Promise<void> {
       `  collector CPU per measurement: ${microsPerRow(collectorCpuSeconds)} µs, of which the JS main thread (HTTP, parsing, checking, encoding) ${microsPerRow(mainThreadSeconds)} µs, ` +
         `chDB's background merges ${microsPerRow(mergeSeconds)} µs, and the rest (chDB's inserts and views, on its pool and libuv's; gunzip; V8's helpers) ${microsPerRow(collectorCpuSeconds - mainThreadSeconds - mergeSeconds)} µs`,
     )
+    console.log(`    the rest by thread name: ${restByThreadName(threadsBefore, threadsAfter, collector.pid, accepted)}`)
     const tenthFigures = tenths.slice(1).map((tenth, i) => {
       const before = tenths[i] as Tenth
       const micros = (which: (thread: ThreadCpu) => boolean) => (threadCpuBetween(before.threads, tenth.threads, which) / tenthOf) * 1e6
