@@ -6,6 +6,7 @@
  * measures only the first levels.
  *
  *   node --import tsx test/bench/raw-merges.ts [--rows 24000000] [--probes 500] [--targets 100]
+ *     [--try 'max_bytes_to_merge_at_max_space_in_pool = 33554432']… [--skip-defaults]
  *
  * Fleet-shaped rows (lib/fleet.ts), inserted as the collector inserts them
  * (50,000-row TabSeparated inserts, two at a time) into a fresh store with
@@ -14,7 +15,9 @@
  * merge has run for five seconds, and times the stored-id lookup of a resent batch, the
  * raw table's reader on the ingest path. Twice: with the schema's merge
  * settings (`rawMergeSettings`), and with ClickHouse's defaults restored on
- * the table.
+ * the table. Each `--try` adds a run with the schema's settings and that one
+ * beside them, so that a merge setting is weighed against the schema's in
+ * the same hour.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -35,6 +38,9 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '24000000' },
     probes: { type: 'string', default: '500' },
     targets: { type: 'string', default: '100' },
+    /** A merge setting to weigh against the schema's, e.g. a cap on a merged part's size: a run each. */
+    try: { type: 'string', multiple: true, default: [] },
+    'skip-defaults': { type: 'boolean', default: false },
   },
 })
 const rows = Number(values.rows)
@@ -57,6 +63,9 @@ interface MergeFigures {
   mergeMicros: number
   parts: number
   levels: number[]
+  /** The active parts' bytes on disk: all of them, and the largest. */
+  bytes: number
+  largestPartBytes: number
   /** Median time to look up a resent batch of 100 stored records, the raw table's reader on the ingest path. */
   lookupMs: number
 }
@@ -72,7 +81,13 @@ async function mergesSettled(store: Store): Promise<void> {
   }
 }
 
-async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
+/** The schema's merge settings; ClickHouse's defaults; or the schema's with one more beside them. */
+type MergeSettings = { kind: 'schema' } | { kind: 'defaults' } | { kind: 'try'; setting: string }
+
+const settingsLabel = (settings: MergeSettings) =>
+  settings.kind === 'schema' ? `schema (${rawMergeSettings})` : settings.kind === 'defaults' ? "ClickHouse's defaults" : `schema and ${settings.setting}`
+
+async function measure(settings: MergeSettings): Promise<MergeFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchment-bench-merges-'))
   const store = await openStore(`chdb://${dir}`, { roles: ['ingest', 'query', 'registry'], ingestSessions: 2 })
   try {
@@ -81,10 +96,11 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
     const registry = store.client('registry')
     await registry.command({ query: dropView(context, rollupView) })
     const raw = qualified(context, measurementsTable.name)
-    if (settings === 'defaults') {
+    if (settings.kind === 'defaults') {
       const names = rawMergeSettings.split(',').map((setting) => setting.split('=')[0]?.trim())
       await registry.command({ query: `ALTER TABLE ${raw} RESET SETTING ${names.join(', ')}` })
     }
+    if (settings.kind === 'try') await registry.command({ query: `ALTER TABLE ${raw} MODIFY SETTING ${settings.setting}` })
     const mergedBefore = await mergedRows(store)
     const threadsBefore = threadCpuSeconds(process.pid)
     const began = performance.now()
@@ -97,9 +113,9 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
     const mergedWhileInserting = (await mergedRows(store)) - mergedBefore
     await mergesSettled(store)
     const merges = threadCpuBetween(threadsBefore, threadCpuSeconds(process.pid), (thread) => thread.name === 'MergeMutate')
-    const parts = await storeRows<{ level: number }>(
+    const parts = await storeRows<{ level: number; bytes: number }>(
       store,
-      `SELECT level FROM system.parts WHERE active AND database = '${store.database}' AND table = '${measurementsTable.name}' ORDER BY level DESC`,
+      `SELECT level, bytes_on_disk AS bytes FROM system.parts WHERE active AND database = '${store.database}' AND table = '${measurementsTable.name}' ORDER BY level DESC`,
     )
     const lookups: number[] = []
     for (let i = 0; i < 21; i++) {
@@ -116,6 +132,8 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
       mergeMicros: (merges / rows) * 1e6,
       parts: parts.length,
       levels: parts.map((part) => part.level),
+      bytes: parts.reduce((sum, part) => sum + Number(part.bytes), 0),
+      largestPartBytes: Math.max(0, ...parts.map((part) => Number(part.bytes))),
     }
   } finally {
     await store.close()
@@ -125,12 +143,19 @@ async function measure(settings: 'schema' | 'defaults'): Promise<MergeFigures> {
 
 console.log(`Raw table merges, ${rows.toLocaleString('en')} rows into one partition (${fleet.probes} probes × ${fleet.targets} targets, ${rowsPerInsert.toLocaleString('en')}-row inserts, 2 at a time)`)
 console.log(`machine: ${machine()}`)
-for (const settings of ['schema', 'defaults'] as const) {
-  console.error(`${settings === 'schema' ? `the schema's settings (${rawMergeSettings})` : "ClickHouse's defaults"}…`)
+const runs: MergeSettings[] = [
+  { kind: 'schema' },
+  ...(values['skip-defaults'] ? [] : [{ kind: 'defaults' } as const]),
+  ...(values.try ?? []).map((setting) => ({ kind: 'try', setting }) as const),
+]
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+for (const settings of runs) {
+  console.error(`${settingsLabel(settings)}…`)
   const figures = await measure(settings)
   console.log(
-    `  ${settings === 'schema' ? `schema (${rawMergeSettings})` : "ClickHouse's defaults"}: each row merged ${figures.passes.toFixed(2)} times (${figures.passesWhileInserting.toFixed(2)} while inserting), ` +
-      `merges ${figures.mergeMicros.toFixed(2)} µs of CPU a row; ${figures.parts} parts at the end (levels ${figures.levels.join(', ')}), ` +
+    `  ${settingsLabel(settings)}: each row merged ${figures.passes.toFixed(2)} times (${figures.passesWhileInserting.toFixed(2)} while inserting), ` +
+      `merges ${figures.mergeMicros.toFixed(2)} µs of CPU a row; ${figures.parts} parts at the end (levels ${figures.levels.join(', ')}; ` +
+      `${megabytes(figures.bytes)} on disk, the largest part ${megabytes(figures.largestPartBytes)}), ` +
       `a resent batch's stored-id lookup ${figures.lookupMs.toFixed(1)} ms (median of 21); inserting took ${figures.insertSeconds.toFixed(0)} s`,
   )
 }
