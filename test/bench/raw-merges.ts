@@ -13,9 +13,9 @@
  * every view of the schema but the minute rollup's (as a folding collector
  * runs it), so that every merge is the raw table's. Then it waits until no
  * merge has run for five seconds, and times the stored-id lookup of a resent batch, the
- * raw table's reader on the ingest path. Twice: with the schema's merge
- * settings (`rawMergeSettings`), and with ClickHouse's defaults restored on
- * the table. Each `--try` adds a run with the schema's settings and that one
+ * raw table's reader on the ingest path. With the schema's merge settings
+ * (`rawMergeSettings`), then with ClickHouse's defaults restored on the table
+ * (unless `--skip-defaults`). Each `--try` adds a run with the schema's settings and that one
  * beside them, so that a merge setting is weighed against the schema's in
  * the same hour.
  */
@@ -117,6 +117,7 @@ async function measure(settings: MergeSettings): Promise<MergeFigures> {
       store,
       `SELECT level, bytes_on_disk AS bytes FROM system.parts WHERE active AND database = '${store.database}' AND table = '${measurementsTable.name}' ORDER BY level DESC`,
     )
+    const partBytes = parts.map((part) => part.bytes)
     const lookups: number[] = []
     for (let i = 0; i < 21; i++) {
       const began = performance.now()
@@ -132,8 +133,8 @@ async function measure(settings: MergeSettings): Promise<MergeFigures> {
       mergeMicros: (merges / rows) * 1e6,
       parts: parts.length,
       levels: parts.map((part) => part.level),
-      bytes: parts.reduce((sum, part) => sum + Number(part.bytes), 0),
-      largestPartBytes: Math.max(0, ...parts.map((part) => Number(part.bytes))),
+      bytes: partBytes.reduce((sum, bytes) => sum + bytes, 0),
+      largestPartBytes: Math.max(0, ...partBytes),
     }
   } finally {
     await store.close()
